@@ -1,0 +1,184 @@
+"""Extrapolation backtests: fit on the cheap runs, score on the expensive ones.
+
+Per law: held-out log predictive density, coverage of the 50 % and 90 % predictive
+intervals, and median absolute / relative error of the predictive median - with the
+field's Huber point fit (bootstrap intervals) in the same table as a baseline.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+from bayesmoe.config import BAND_LEVELS
+from bayesmoe.errors import BayesMoEError
+from bayesmoe.laws import get_law
+from bayesmoe.runs import Runs, load_runs
+
+
+class BacktestError(BayesMoEError, ValueError):
+    """A backtest request that cannot be run (bad split, empty side, ...)."""
+
+
+def compute_of(df: pd.DataFrame) -> pd.Series:
+    """Training compute per run: C if given, else 6 N_a D (or 6 N D)."""
+    if "C" in df:
+        return df["C"]
+    size = df["N_a"] if "N_a" in df else df.get("N")
+    if size is None or "D" not in df:
+        raise BacktestError("a compute split needs C, or D with N_a or N")
+    return 6 * size * df["D"]
+
+
+def split_runs(runs: Runs, split: str) -> tuple[Runs, Runs, str]:
+    """``"compute:0.7"`` (cheapest 70 % train), ``"N_a:0.5"``, or a threshold ``"N:<=1e9"``."""
+    m = re.fullmatch(r"\s*([A-Za-z_]+)\s*:\s*(<=)?\s*([0-9.eE+-]+)\s*", split or "")
+    if not m:
+        raise BacktestError(f"split must look like 'compute:0.7' or 'N:<=1e9', got {split!r}")
+    col, is_threshold, value = m.group(1), bool(m.group(2)), float(m.group(3))
+    df = runs.df
+    if col == "compute":
+        key = compute_of(df)
+    elif col in df.columns:
+        key = pd.to_numeric(df[col], errors="raise").astype(float)
+    else:
+        raise BacktestError(f"split column {col!r} is not in the runs table; columns: {list(df.columns)}")
+    if is_threshold:
+        train = key <= value
+        how = f"{col} <= {value:g}"
+    else:
+        if not 0 < value < 1:
+            raise BacktestError(f"split fraction must lie in (0, 1), got {value}")
+        cut = np.quantile(key, value)
+        train = key <= cut
+        how = f"{col} <= {cut:.3g} (cheapest {value:.0%})"
+    if train.all() or (~train).all():
+        raise BacktestError(
+            f"split {split!r} leaves no runs on one side ({int(train.sum())} train, {int((~train).sum())} test)"
+        )
+    mk = lambda mask: Runs(df.loc[mask].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)  # noqa: E731
+    return mk(train.to_numpy()), mk((~train).to_numpy()), how
+
+
+def _scores(
+    pred_draws: np.ndarray, log_sigma_draws: np.ndarray | None, y: np.ndarray, rng: np.random.Generator
+) -> dict[str, float]:
+    """Scores from predicted mean loss per draw (draws x runs) and noise sd of log loss per draw."""
+    mu = np.log(pred_draws)
+    sigma = log_sigma_draws[:, None] if log_sigma_draws is not None else np.zeros((len(mu), 1))
+    ly = np.log(y)
+    sig = np.maximum(sigma, 1e-12)
+    ll = -0.5 * ((ly - mu) / sig) ** 2 - np.log(sig) - 0.5 * np.log(2 * np.pi) - ly  # density of loss, not log loss
+    lpd = logsumexp(ll, axis=0) - np.log(len(mu))
+    rep = pred_draws * np.exp(sigma * rng.standard_normal(pred_draws.shape))
+    out = {"lpd_per_run": float(np.mean(lpd))}
+    for level in BAND_LEVELS:
+        lo, hi = np.quantile(rep, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        out[f"coverage_{int(level * 100)}"] = float(np.mean((y >= lo) & (y <= hi)))
+    med = np.median(rep, axis=0)
+    out["median_abs_error"] = float(np.median(np.abs(med - y)))
+    out["median_rel_error"] = float(np.median(np.abs(med - y) / y))
+    return out
+
+
+@dataclass
+class Backtest:
+    split: str
+    n_train: int
+    n_test: int
+    table: pd.DataFrame
+    predictions: pd.DataFrame  # per held-out run and method: observed, median, 5 %, 95 %
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "n_train": self.n_train, "n_test": self.n_test,
+                "table": {str(i): row.to_dict() for i, row in self.table.iterrows()}}  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"Backtest: train on {self.split} ({self.n_train} runs), score on {self.n_test}\n"
+            + self.table.to_string(float_format=lambda v: f"{v:.4g}")
+        )
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<h4>Backtest: train on {html.escape(self.split)} ({self.n_train} runs), score on {self.n_test}</h4>"
+            + self.table.to_html(float_format="{:.4g}".format)
+        )
+
+
+def backtest(
+    laws: Sequence[str] | Mapping[str, Any],
+    runs: Runs | Any,
+    split: str = "compute:0.7",
+    *,
+    groups: str | None = None,
+    baseline: bool = True,
+    bootstrap: int = 200,
+    starts: int = 256,
+    seed: int = 0,
+    **fit_kwargs: Any,
+) -> Backtest:
+    """Fit each law on the cheap side of ``split`` and score it on the other side.
+
+    ``laws`` is a list of names, or a dict of display name -> law (or a
+    ``{"law": ..., "priors": ...}`` dict). The Huber baseline is added per law when
+    ``baseline`` (needs no groups).
+    """
+    from bayesmoe.baseline import huber_fit
+    from bayesmoe.fit import fit as fit_law
+
+    runs = load_runs(runs)
+    train, test, how = split_runs(runs, split)
+    specs = {str(k): k for k in laws} if not isinstance(laws, Mapping) else dict(laws)
+    rows, preds = {}, []
+    rng = np.random.default_rng(seed)
+    y = test.loss()
+    for name, spec in specs.items():
+        spec = spec if isinstance(spec, Mapping) else {"law": spec}
+        law = get_law(spec["law"])
+        kw = {"progressbar": False, **fit_kwargs}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = fit_law(law, train, groups=groups, priors=spec.get("priors"), seed=seed, **kw)
+        draws = []
+        if groups:
+            for g, idx in test.df.groupby(groups).indices.items():
+                draws.append(
+                    (idx, f.predict(test.df.iloc[idx][law.inputs], group=str(g) if str(g) in f.group_levels else None))
+                )
+        else:
+            draws.append((np.arange(len(test)), f.predict(test.df[law.inputs])))
+        pred = np.empty((f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"], len(test)))
+        for idx, da in draws:
+            pred[:, idx] = da.values.reshape(pred.shape[0], len(idx))
+        sigma = f.idata.posterior["sigma"].values.reshape(-1)
+        d = f.diagnostics()
+        rows[f"{name} (Bayes)"] = {
+            **_scores(pred, sigma, y, rng),
+            "max_r_hat": d.max_r_hat,
+            "divergences": d.divergences,
+        }
+        preds.append(_pred_frame(f"{name} (Bayes)", pred * np.exp(sigma[:, None] * rng.standard_normal(pred.shape)), y))
+        if baseline and not groups:
+            pf = huber_fit(law, train, starts=starts, bootstrap=bootstrap, seed=seed)
+            boot = pf.predict_bootstrap(test.df)
+            ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
+            rows[f"{name} (Huber + bootstrap)"] = _scores(boot[ok], None, y, rng) | {"lpd_per_run": float("nan")}
+            preds.append(_pred_frame(f"{name} (Huber + bootstrap)", boot[ok], y))
+    table = pd.DataFrame(rows).T
+    return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True))
+
+
+def _pred_frame(method: str, draws: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+    return pd.DataFrame(
+        {"method": method, "run": np.arange(len(y)), "observed": y, "median": med, "lo_90": lo, "hi_90": hi}
+    )

@@ -1,0 +1,100 @@
+"""Bundled real run data (see ``data/*/README.md`` for source, commit and licence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bayesmoe.errors import RunsError
+from bayesmoe.runs import Runs, load_runs
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+CLARK_PATH = DATA_DIR / "clark2022-routing" / "curves.csv.gz"
+GADRE_PATH = DATA_DIR / "gadre2024-overtraining" / "gadre2024_losses_long.csv"
+#: Tokens per optimiser step in Clark et al. 2022 (batch 256 x sequence 2048).
+CLARK_TOKENS_PER_STEP = 256 * 2048
+CLARK_ROUTERS = ("S-Base", "RL-R", "Hash")
+GADRE_VAL_SETS = {
+    "openlm": "val_tok_mult/openlm", "c4_val": "c4_val", "paloma_c4_en": "paloma_c4_en",
+    "paloma_code": "paloma_dolma_100_programing_languages", "paloma_refinedweb": "paloma_falcon-refinedweb",
+    "paloma_ptb": "paloma_ptb", "paloma_redpajama": "paloma_redpajama", "de-en": "de-en",
+}  # fmt: skip
+
+
+def clark2022(
+    router: str | None = "S-Base",
+    *,
+    k: int | None = 1,
+    routing_frequency: float | None = 0.5,
+    seed: int | None = 42,
+    include_dense: bool = True,
+    final_only: bool = True,
+    loss: str = "loss_validation",
+) -> Runs:
+    """DeepMind's routed-LM runs (Clark et al. 2022; CC-BY 4.0, (c) 2022 DeepMind).
+
+    Defaults select the paper's fitting set: final step, k = 1, routing frequency 1/2,
+    seed 42, with the dense runs as E = 1. ``router=None`` keeps every router type
+    (column ``router``; dense runs are labelled ``Dense``).
+    Columns: loss, N (total params), N_a (dense/activated params), E, G (= k), D (tokens).
+    """
+    df = pd.read_csv(CLARK_PATH)
+    if router is not None and router not in CLARK_ROUTERS:
+        raise RunsError(f"unknown router {router!r}; the data has {CLARK_ROUTERS}")
+    if loss not in df.columns or not loss.startswith("loss_"):
+        raise RunsError(
+            f"unknown loss column {loss!r}; choose one of {[c for c in df.columns if c.startswith('loss_')]}"
+        )
+    if final_only:
+        df = df[df["step"] == df.groupby("hyper_id")["step"].transform("max")]
+    keep = pd.Series(True, index=df.index)
+    if router is not None:
+        keep &= df["router_type"].isin([router, "Dense"] if include_dense else [router])
+    elif not include_dense:
+        keep &= df["router_type"] != "Dense"
+    dense = df["router_type"] == "Dense"
+    if k is not None:
+        keep &= (df["k"] == k) | dense
+    if routing_frequency is not None:
+        keep &= (df["routing_frequency"] - routing_frequency).abs() < 1e-9
+    if seed is not None:
+        keep &= df["seed"] == seed
+    if k is not None:  # dense runs emulate k > 1 by widening; keep the unwidened ones
+        keep &= ~dense | (df["flop_increase"] == 1)
+    df = df[keep & (df["step"] > 0)]
+    out = pd.DataFrame({
+        "loss": df[loss], "N": df["total_parameter_count"], "N_a": df["dense_parameter_count"],
+        "E": df["num_experts"].astype(float), "G": df["k"].astype(float),
+        "D": df["step"].astype(float) * CLARK_TOKENS_PER_STEP, "router": df["router_type"],
+        "model_size": df["model_size_label"], "hyper_id": df["hyper_id"], "step": df["step"],
+        "seed": df["seed"],
+    })  # fmt: skip
+    runs = load_runs(out.reset_index(drop=True))
+    runs.source = f"Clark et al. 2022 routing runs ({router or 'all routers'})"
+    return runs
+
+
+def gadre2024(val: str = "openlm", corpus: str | None = None) -> Runs:
+    """Dense over-training runs of Gadre et al. 2024 (MIT licence), one row per model.
+
+    ``val`` picks the evaluation set (:data:`GADRE_VAL_SETS`; ``openlm`` is each corpus's
+    in-distribution validation). Columns: loss, N (params incl. embeddings), D (tokens),
+    corpus, name, multiplier (tokens / 20N), N_no_embed.
+    """
+    if val not in GADRE_VAL_SETS:
+        raise RunsError(f"unknown evaluation set {val!r}; choose one of {sorted(GADRE_VAL_SETS)}")
+    df = pd.read_csv(GADRE_PATH)
+    df = df[df["val_data"].str.contains(GADRE_VAL_SETS[val], regex=False)]
+    if corpus is not None:
+        if corpus not in set(df["dataset"]):
+            raise RunsError(f"unknown corpus {corpus!r}; the data has {sorted(set(df['dataset']))}")
+        df = df[df["dataset"] == corpus]
+    out = pd.DataFrame({
+        "loss": df["loss"], "N": df["params"].astype(float), "D": df["tokens"].astype(float),
+        "corpus": df["dataset"], "name": df["name"], "multiplier": df["chinchilla_multiplier"],
+        "N_no_embed": df["params_no_embed"].astype(float),
+    })  # fmt: skip
+    runs = load_runs(out.reset_index(drop=True))
+    runs.source = f"Gadre et al. 2024 over-training runs ({val}{', ' + corpus if corpus else ''})"
+    return runs

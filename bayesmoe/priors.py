@@ -1,0 +1,182 @@
+"""Prior specifications such as ``"LogNormal(3, 2)"``, parsed safely.
+
+A prior is written in the paper's own terms (on the parameter itself). The fitter chooses
+how to sample it; for that it needs each prior's support and, for prefactors, the prior of
+the logarithm (so that a reference-scale shear keeps the prior exact, see ``bayesmoe.fit``).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bayesmoe.errors import PriorError
+
+#: family -> (argument names, support: "real" | "positive" | "interval")
+FAMILIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "Normal": (("mu", "sigma"), "real"),
+    "StudentT": (("nu", "mu", "sigma"), "real"),
+    "HalfNormal": (("sigma",), "positive"),
+    "Exponential": (("lam",), "positive"),
+    "Gamma": (("alpha", "beta"), "positive"),
+    "LogNormal": (("mu", "sigma"), "positive"),
+    "LogUniform": (("lower", "upper"), "positive"),
+    "Uniform": (("lower", "upper"), "interval"),
+    "TruncatedNormal": (("mu", "sigma", "lower", "upper"), "interval"),
+}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One prior: a family from :data:`FAMILIES` and its numeric arguments."""
+
+    family: str
+    args: tuple[float, ...]
+
+    @classmethod
+    def parse(cls, text: str, where: str = "prior") -> Prior:
+        """Parse ``"Family(a, b, ...)"``; only numbers are accepted as arguments."""
+        if not isinstance(text, str):
+            raise PriorError(f"{where}: prior must be a string like 'Normal(0, 1)', got {text!r}")
+        try:
+            node = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError:
+            raise PriorError(f"{where}: cannot parse prior {text!r}") from None
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)) or node.keywords:
+            raise PriorError(f"{where}: prior must look like 'Normal(0, 1)', got {text!r}")
+        family = node.func.id
+        if family not in FAMILIES:
+            raise PriorError(f"{where}: unknown prior family {family!r}; known: {', '.join(FAMILIES)}")
+        args = []
+        for a in node.args:
+            try:
+                value = ast.literal_eval(a)
+            except ValueError:
+                raise PriorError(f"{where}: prior arguments must be numbers in {text!r}") from None
+            if type(value) not in (int, float) or not math.isfinite(value):
+                raise PriorError(f"{where}: prior arguments must be finite numbers in {text!r}")
+            args.append(float(value))
+        prior = cls(family, tuple(args))
+        prior._check(where)
+        return prior
+
+    def _check(self, where: str) -> None:
+        names, _ = FAMILIES[self.family]
+        if len(self.args) != len(names):
+            raise PriorError(f"{where}: {self.family} takes ({', '.join(names)}), got {self}")
+        kw = dict(zip(names, self.args, strict=True))
+        for scale in ("sigma", "lam", "alpha", "beta", "nu"):
+            if scale in kw and kw[scale] <= 0:
+                raise PriorError(f"{where}: {self.family} needs {scale} > 0, got {self}")
+        if "lower" in kw and not kw["lower"] < kw["upper"]:
+            raise PriorError(f"{where}: {self.family} needs lower < upper, got {self}")
+        if self.family == "LogUniform" and kw["lower"] <= 0:
+            raise PriorError(f"{where}: LogUniform needs lower > 0, got {self}")
+
+    def __str__(self) -> str:
+        return f"{self.family}({', '.join(f'{a:g}' for a in self.args)})"
+
+    @property
+    def kw(self) -> dict[str, float]:
+        return dict(zip(FAMILIES[self.family][0], self.args, strict=True))
+
+    @property
+    def support(self) -> str:
+        return FAMILIES[self.family][1]
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if self.support == "interval":
+            return self.kw["lower"], self.kw["upper"]
+        if self.support == "positive":
+            return 0.0, math.inf
+        return -math.inf, math.inf
+
+    @property
+    def is_log_family(self) -> bool:
+        """True when the prior is stated on the logarithm (LogNormal, LogUniform)."""
+        return self.family in ("LogNormal", "LogUniform")
+
+    # ---------------------------------------------------------------- PyMC
+    def pymc(self, name: str, *, shift: Any = 0.0, dims: Any = None) -> Any:
+        """Create the random variable in the current PyMC model.
+
+        Log-family priors are sampled as ``log_<name>`` and exponentiated; ``shift`` moves
+        the sampled variable (``log_<name> + shift``), which is how the fitter samples a
+        prefactor at a reference scale without changing its prior (unit Jacobian).
+        """
+        import pymc as pm
+
+        kw = self.kw
+        if self.family == "LogNormal":
+            u = pm.Normal(f"log_{name}_ref", mu=kw["mu"] + shift, sigma=kw["sigma"], dims=dims)
+            return pm.Deterministic(name, pm.math.exp(u - shift), dims=dims)
+        if self.family == "LogUniform":
+            lo, hi = math.log(kw["lower"]), math.log(kw["upper"])
+            u = pm.Uniform(f"log_{name}_ref", lower=lo + shift, upper=hi + shift, dims=dims)
+            return pm.Deterministic(name, pm.math.exp(u - shift), dims=dims)
+        dist = getattr(pm, self.family)
+        return dist(name, **kw, dims=dims)
+
+    # ---------------------------------------------------------------- NumPy
+    def sample(self, rng: np.random.Generator, size: Any = None) -> np.ndarray:
+        """Draw from the prior with NumPy (simulation, calibration)."""
+        kw = self.kw
+        f = self.family
+        if f == "Normal":
+            return rng.normal(kw["mu"], kw["sigma"], size)
+        if f == "StudentT":
+            return kw["mu"] + kw["sigma"] * rng.standard_t(kw["nu"], size)
+        if f == "HalfNormal":
+            return np.abs(rng.normal(0.0, kw["sigma"], size))
+        if f == "Exponential":
+            return rng.exponential(1.0 / kw["lam"], size)
+        if f == "Gamma":
+            return rng.gamma(kw["alpha"], 1.0 / kw["beta"], size)
+        if f == "LogNormal":
+            return np.exp(rng.normal(kw["mu"], kw["sigma"], size))
+        if f == "LogUniform":
+            return np.exp(rng.uniform(math.log(kw["lower"]), math.log(kw["upper"]), size))
+        if f == "Uniform":
+            return rng.uniform(kw["lower"], kw["upper"], size)
+        # TruncatedNormal by rejection: fine for the moderate truncations priors use
+        out = np.empty(np.broadcast_shapes(() if size is None else np.atleast_1d(size)), float)
+        flat = out.reshape(-1)
+        filled = 0
+        while filled < flat.size:
+            x = rng.normal(kw["mu"], kw["sigma"], 4 * (flat.size - filled) + 16)
+            x = x[(x > kw["lower"]) & (x < kw["upper"])][: flat.size - filled]
+            flat[filled : filled + x.size] = x
+            filled += x.size
+        return out if size is not None else out.reshape(()).item()
+
+    def typical(self) -> float:
+        """A central value (the median), used as a default where no published value exists."""
+        return float(np.median(self.sample(np.random.default_rng(0), 4001)))
+
+    def contains(self, value: float) -> bool:
+        lo, hi = self.bounds
+        return lo < value < hi if self.support != "real" else math.isfinite(value)
+
+    # ------------------------------------------------- unconstrained space (group offsets)
+    def to_free(self, x: Any, lib: Any = np) -> Any:
+        """Map a value to the unconstrained line (identity, log or logit by support)."""
+        if self.support == "positive":
+            return lib.log(x)
+        if self.support == "interval":
+            lo, hi = self.bounds
+            return lib.log(x - lo) - lib.log(hi - x)
+        return x
+
+    def from_free(self, z: Any, lib: Any = np) -> Any:
+        """Inverse of :meth:`to_free`."""
+        if self.support == "positive":
+            return lib.exp(z)
+        if self.support == "interval":
+            lo, hi = self.bounds
+            return lo + (hi - lo) / (1 + lib.exp(-z))
+        return z

@@ -1,0 +1,78 @@
+"""SBC sweeps for chinchilla and zhao2025 on Dask (issue: comparison, 'done when').
+
+Priors here are the calibration priors (used for both simulating and fitting, as SBC
+requires); they are narrower than the catalogue defaults so every prior draw gives
+plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--law chinchilla]
+Results (resumable) in benchmarks/results/sbc-<law>/, summary in results/calibration.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import bayesmoe as bm
+from bayesmoe.calibrate import calibrate
+from bayesmoe.simulate import generic_design, zhao_design
+
+SETUPS = {
+    "chinchilla": {
+        "design": lambda: generic_design("chinchilla", 60, seed=11),
+        "priors": {
+            "E": "Uniform(1.5, 2.5)",
+            "A": "LogNormal(6.0, 0.5)",
+            "alpha": "Uniform(0.2, 0.5)",
+            "B": "LogNormal(7.0, 0.5)",
+            "beta": "Uniform(0.2, 0.5)",
+        },
+        "budget": 1e22,
+        "plan_kwargs": {},
+    },
+    "zhao2025": {
+        "design": lambda: zhao_design(200, seed=12),
+        "priors": {
+            "e": "LogNormal(-1.8, 0.3)",
+            "f": "LogNormal(2.0, 0.3)",
+            "m": "LogNormal(1.6, 0.3)",
+            "n": "Normal(-3.2, 0.5)",
+            "k": "LogNormal(-6.5, 0.5)",
+            "h": "LogNormal(-3.1, 0.3)",
+            "a": "LogNormal(3.6, 0.3)",
+            "alpha": "Uniform(0.2, 0.3)",
+            "b": "LogNormal(10.0, 0.5)",
+            "beta": "Uniform(0.4, 0.55)",
+            "c": "LogNormal(3.4, 0.3)",
+            "eps": "Uniform(1.6, 2.0)",
+        },
+        "budget": 1e22,
+        "plan_kwargs": {"max_total_params": 1e11},
+    },
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sims", type=int, default=200)
+    ap.add_argument("--law", action="append", choices=list(SETUPS))
+    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--scheduler", default=None)
+    args = ap.parse_args()
+    out_path = Path(__file__).parent / "results" / "calibration.json"
+    summary = json.loads(out_path.read_text()) if out_path.exists() else {}
+    for name in args.law or list(SETUPS):
+        s = SETUPS[name]
+        t0 = time.perf_counter()
+        cal = calibrate(name, s["design"](), sims=args.sims, out_dir=Path(__file__).parent / "results" / f"sbc-{name}",
+                        priors=s["priors"], draws=args.draws, tune=args.draws, chains=2, target_accept=0.95,
+                        budget=s["budget"], plan_kwargs=s["plan_kwargs"], scheduler=args.scheduler)  # fmt: skip
+        print(cal)
+        summary[name] = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "wall_s": time.perf_counter() - t0,
+                         "counts": cal.counts(), "coverage": cal.coverage().to_dict(orient="index"), "bayesmoe": bm.__version__}  # fmt: skip
+        out_path.write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Decision-layer timings: one budget's 4,000-draw plan, and a 1e6-cell x 4,000-draw
+quantile surface (time and peak memory, target < 2 GB).
+
+Run: python benchmarks/plan_surface.py [--cells 1000000]; writes results/plan_surface.json.
+Uses a hand-built 4,000-draw chinchilla posterior around the Besiroglu et al. values and a
+one-point zhao2025 posterior at the published values, so no sampling is timed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+import tracemalloc
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+import bayesmoe as bm
+from bayesmoe.plan import plan
+from bayesmoe.predict import surface_summary
+
+
+def chinchilla_posterior(draws: int = 1000, chains: int = 4, seed: int = 0) -> bm.Fit:
+    rng = np.random.default_rng(seed)
+    mean = {"E": 1.8172, "A": 482.01, "alpha": 0.3478, "B": 2085.43, "beta": 0.3658}
+    sd = {"E": 0.03, "A": 50.0, "alpha": 0.01, "B": 200.0, "beta": 0.01}
+    post = xr.Dataset({k: (("chain", "draw"), rng.normal(mean[k], sd[k], (chains, draws))) for k in mean}
+                      | {"sigma": (("chain", "draw"), np.full((chains, draws), 0.01))})  # fmt: skip
+    f = bm.Fit.from_params("chinchilla", mean)
+    f.idata = az.InferenceData(posterior=post)
+    return f
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cells", type=int, default=1_000_000)
+    args = ap.parse_args()
+    f = chinchilla_posterior()
+    out: dict = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "draws": 4000}
+    plan(f, 1e22)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(5):
+        plan(f, 1e22)
+    out["plan_chinchilla_4000_draws_s"] = (time.perf_counter() - t0) / 5
+    zp = bm.Fit.from_params("zhao2025", bm.get_law("zhao2025").published())
+    zp.idata = az.InferenceData(
+        posterior=zp.idata.posterior.isel(chain=[0] * 4, draw=[0] * 1000).assign_coords(
+            chain=range(4), draw=range(1000)
+        )
+    )
+    t0 = time.perf_counter()
+    plan(zp, 1e22, max_total_params=1e11)
+    out["plan_zhao2025_4000_draws_s"] = time.perf_counter() - t0
+    side = round(np.sqrt(args.cells))
+    grid = {"N": np.geomspace(1e8, 1e12, side), "D": np.geomspace(1e9, 1e13, side)}
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    s = surface_summary(f, grid, quantiles=(0.05, 0.5, 0.95))
+    out["surface_cells"] = side * side
+    out["surface_s"] = time.perf_counter() - t0
+    out["surface_peak_traced_MB"] = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    out["process_max_rss_MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert np.isfinite(s["mean"].values).all()
+    for k, v in out.items():
+        print(f"{k:>32}: {v:.4g}" if isinstance(v, float) else f"{k:>32}: {v}")
+    (Path(__file__).parent / "results" / "plan_surface.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

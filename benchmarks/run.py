@@ -1,0 +1,160 @@
+"""All speed comparisons side by side, from one run; prints ratios and writes results/run.json.
+
+1. zhao2025 full posterior (4 x 1000, 446 simulated runs) vs the field's Huber/BFGS
+   multi-start fit + 200-resample bootstrap on the same runs: wall time ratio and coverage
+   of the true coefficients by the 90 % intervals.
+2. Samplers (nutpie, PyMC NUTS, numpyro) on the same models: wall time incl. compile,
+   min ESS per second, divergences; nutpie also warm (compiled model reused).
+3. Fit time against runs (100 -> 10,000) and groups (1 -> 100), chinchilla.
+4. Cold start: a fresh process from `import bayesmoe` to the first finished fit.
+Surfaces and planning: benchmarks/plan_surface.py. Run: python benchmarks/run.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import bayesmoe as bm
+from bayesmoe.baseline import huber_fit
+from bayesmoe.simulate import generic_design, zhao_design
+
+warnings.simplefilter("ignore")
+sys.path.insert(0, str(Path(__file__).parent))
+from recovery import ZHAO_TRUTH  # noqa: E402
+
+OUT = Path(__file__).parent / "results" / "run.json"
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def zhao_vs_bootstrap(draws: int) -> dict:
+    runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
+    f, t_bayes = timed(
+        lambda: bm.fit("zhao2025", runs, draws=draws, tune=2 * draws, chains=4, target_accept=0.99, progressbar=False)
+    )
+    pf, t_boot = timed(lambda: huber_fit("zhao2025", runs, starts=256, bootstrap=200))
+    cover_b = {
+        k: bool(np.quantile(f.idata.posterior[k], 0.05) <= v <= np.quantile(f.idata.posterior[k], 0.95))
+        for k, v in ZHAO_TRUTH.items()
+    }
+    cover_h = {
+        k: bool(np.quantile(pf.bootstrap[k], 0.05) <= v <= np.quantile(pf.bootstrap[k], 0.95))
+        for k, v in ZHAO_TRUTH.items()
+    }
+    d = f.diagnostics()
+    return {"bayes_s": t_bayes, "bootstrap_s": t_boot, "ratio_bayes_over_bootstrap": t_bayes / t_boot,
+            "bayes_covered": sum(cover_b.values()), "bootstrap_covered": sum(cover_h.values()), "of": len(ZHAO_TRUTH),
+            "bayes_max_r_hat": d.max_r_hat, "bayes_divergences": d.divergences, "bayes_min_ess_bulk": d.min_ess_bulk}  # fmt: skip
+
+
+def samplers(draws: int) -> dict:
+    out = {}
+    cases = {"chinchilla/gadre-groups": ("chinchilla", bm.datasets.gadre2024(), "corpus"),
+             "clark2022/S-Base": ("clark2022", bm.datasets.clark2022("S-Base"), None)}  # fmt: skip
+    for case, (law, runs, groups) in cases.items():
+        for sampler in ("nutpie", "pymc", "numpyro"):
+            f, t = timed(lambda law=law, runs=runs, groups=groups, sampler=sampler: bm.fit(
+                law, runs, groups=groups, sampler=sampler, draws=draws, tune=draws, progressbar=False, seed=3))  # fmt: skip
+            d = f.diagnostics()
+            row = {
+                "wall_s": t,
+                "min_ess_bulk": d.min_ess_bulk,
+                "ess_per_s": d.min_ess_bulk / t,
+                "divergences": d.divergences,
+                "max_r_hat": d.max_r_hat,
+            }
+            if sampler == "nutpie":
+                _, tw = timed(
+                    lambda law=law, runs=runs, groups=groups: bm.fit(
+                        law, runs, groups=groups, draws=draws, tune=draws, progressbar=False, seed=4
+                    )
+                )
+                row["warm_wall_s"] = tw
+            out[f"{case}/{sampler}"] = row
+    return out
+
+
+def scaling(draws: int, sizes: list[int], groups: list[int]) -> dict:
+    truth = {"E": 1.8, "A": 300.0, "alpha": 0.3, "B": 900.0, "beta": 0.3}
+    out = {"runs": {}, "groups": {}}
+    for n in sizes:
+        runs = bm.simulate("chinchilla", generic_design("chinchilla", n, seed=n), truth, seed=1)
+        _, t = timed(lambda runs=runs: bm.fit("chinchilla", runs, draws=draws, tune=draws, progressbar=False))
+        out["runs"][n] = t
+    for g in groups:
+        design = generic_design("chinchilla", 1000, seed=7)
+        design["lab"] = np.arange(1000) % g
+        runs = bm.simulate("chinchilla", design, truth, seed=2)
+        if g == 1:
+            fn = lambda runs=runs: bm.fit("chinchilla", runs, draws=draws, tune=draws, progressbar=False)  # noqa: E731
+        else:
+            fn = lambda runs=runs: bm.fit("chinchilla", runs, groups="lab", draws=draws, tune=draws, progressbar=False)  # noqa: E731
+        _, t = timed(fn)
+        out["groups"][g] = t
+    return out
+
+
+def cold_start() -> dict:
+    code = ("import time; t=time.perf_counter(); import bayesmoe as bm, warnings; warnings.simplefilter('ignore');"
+            "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
+            "print(t1-t, time.perf_counter()-t)")  # fmt: skip
+    res = []
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        res.append([float(v) for v in p.stdout.split()[-2:]])
+    return {"import_s": res[0][0], "first_fit_total_s": res[0][1], "second_process_total_s": res[1][1],
+            "note": "a new process recompiles the model (nutpie/numba keeps no disk cache); within one process the compiled model is reused"}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    import importlib.metadata as md
+
+    out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+           "versions": {p: md.version(p) for p in ("bayesmoe", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax")}}  # fmt: skip
+    draws = 300 if args.quick else 1000
+    out["zhao_vs_bootstrap"] = z = zhao_vs_bootstrap(draws)
+    print(f"zhao2025 posterior {z['bayes_s']:.1f} s vs Huber+200 bootstrap {z['bootstrap_s']:.1f} s: ratio {z['ratio_bayes_over_bootstrap']:.2f}; "
+          f"90 % coverage of truth {z['bayes_covered']}/{z['of']} vs {z['bootstrap_covered']}/{z['of']}; R-hat {z['bayes_max_r_hat']:.3f}, div {z['bayes_divergences']}")  # fmt: skip
+    out["samplers"] = s = samplers(300 if args.quick else 1000)
+    base = {k.rsplit("/", 1)[0]: v["wall_s"] for k, v in s.items() if k.endswith("/nutpie")}
+    for k, v in s.items():
+        warm = f", warm {v['warm_wall_s']:.1f} s" if "warm_wall_s" in v else ""
+        print(
+            f"{k:<36} {v['wall_s']:7.1f} s (x{v['wall_s'] / base[k.rsplit('/', 1)[0]]:.2f} of nutpie){warm}; min ESS/s {v['ess_per_s']:.1f}; div {v['divergences']}; R-hat {v['max_r_hat']:.3f}"
+        )
+    out["scaling"] = sc = scaling(
+        300, [100, 1000] if args.quick else [100, 1000, 10000], [1, 10] if args.quick else [1, 10, 100]
+    )
+    print(
+        "fit time vs runs:",
+        {k: f"{v:.1f} s" for k, v in sc["runs"].items()},
+        " vs groups (1000 runs):",
+        {k: f"{v:.1f} s" for k, v in sc["groups"].items()},
+    )
+    out["cold_start"] = c = cold_start()
+    print(
+        f"cold start: import {c['import_s']:.1f} s, first fit done {c['first_fit_total_s']:.1f} s after start; a second process {c['second_process_total_s']:.1f} s"
+    )
+    OUT.write_text(json.dumps(out, indent=2, default=str))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+import json
+
+import pandas as pd
+import pytest
+
+import bayesmoe as bm
+from bayesmoe.calibrate import calibrate, one_simulation
+from bayesmoe.simulate import generic_design
+
+PRIORS = {
+    "E": "Uniform(1.5, 2.5)",
+    "A": "LogNormal(6.0, 0.5)",
+    "alpha": "Uniform(0.2, 0.5)",
+    "B": "LogNormal(7.0, 0.5)",
+    "beta": "Uniform(0.2, 0.5)",
+}
+
+
+def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
+    design = generic_design("chinchilla", 30, seed=1)
+    cal = calibrate("chinchilla", design, sims=3, out_dir=tmp_path, priors=PRIORS, draws=60, tune=60, chains=2,
+                    n_workers=1, budget=1e21, progress=False)  # fmt: skip
+    assert cal.counts()["ok"] == 3
+    cov = cal.coverage()
+    assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index)
+    assert cov["coverage_90"].between(0, 1).all() and (cov["n"] == 3).all()
+    assert sorted(p.name for p in tmp_path.glob("sim_*.json")) == ["sim_0000.json", "sim_0001.json", "sim_0002.json"]
+    first = (tmp_path / "sim_0000.json").read_text()
+    again = calibrate(
+        "chinchilla",
+        design,
+        sims=3,
+        out_dir=tmp_path,
+        priors=PRIORS,
+        draws=60,
+        tune=60,
+        chains=2,
+        budget=1e21,
+        progress=False,
+    )
+    assert (tmp_path / "sim_0000.json").read_text() == first and again.counts()["ok"] == 3  # resumed, not rerun
+    with pytest.raises(bm.BayesMoEError, match="other settings"):
+        calibrate("chinchilla", design, sims=3, out_dir=tmp_path, priors=PRIORS, draws=80, tune=60, progress=False)
+
+
+def test_failed_simulation_is_recorded_not_raised():
+    law = bm.get_law("chinchilla")
+    res = one_simulation(law.to_json(), {k: str(v) for k, v in law.priors.items()}, pd.DataFrame({"N": [1e9]}), 0, 0,
+                         {"draws": 10, "tune": 10, "chains": 1})  # fmt: skip
+    assert res["status"] in ("failed", "rejected") and json.dumps(res)

@@ -1,0 +1,63 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from bayesmoe.cli import main
+
+
+def run(*args):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, standalone_mode=True)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def runs_csv(tmp_path, chinchilla_runs):
+    runs, _ = chinchilla_runs
+    path = tmp_path / "runs.csv"
+    runs.df.rename(columns={"N": "params"}).to_csv(path, index=False)
+    return path
+
+
+def test_laws_lists_catalogue_as_json():
+    code, out, _ = run("laws", "--json")
+    names = {law["name"] for law in json.loads(out)["laws"]}
+    assert code == 0 and "zhao2025" in names and "clark2022" in names
+
+
+def test_fit_writes_file_and_json(runs_csv, tmp_path):
+    out = tmp_path / "fit.nc"
+    code, stdout, _ = run("fit", "--law", "chinchilla", "--data", str(runs_csv), "--map", "params=N", "--out", str(out),
+                          "--draws", "30", "--tune", "30", "--chains", "2", "--json")  # fmt: skip
+    assert code == 0, stdout
+    payload = json.loads(stdout)
+    assert payload["law"] == "chinchilla" and "alpha" in payload["summary"] and "max_r_hat" in payload["diagnostics"]
+    assert payload["synthetic"] is True and out.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--law", "nope"], "unknown law 'nope'"),
+        (["--law", "chinchilla", "--sampler", "gibbs"], "unknown sampler 'gibbs'"),
+        (["--law", "chinchilla", "--map", "params"], "name=value"),
+        (["--law", "chinchilla"], r"needs column\(s\) \['N'\]"),
+        (["--law", "chinchilla", "--map", "params=N", "--groups", "lab"], "group column 'lab'"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayesmoe.cli", "fit", "--data", str(runs_csv), "--out", str(tmp_path / "f.nc"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
+    assert pd.Series(lines).str.contains(message).any(), proc.stderr
+    assert not (tmp_path / "f.nc").exists()

@@ -1,0 +1,98 @@
+import warnings
+
+import numpy as np
+import pytest
+
+import bayesmoe as bm
+from bayesmoe.backtest import BacktestError, backtest, split_runs
+from bayesmoe.baseline import huber_fit
+from bayesmoe.compare import CompareError, compare
+from bayesmoe.simulate import generic_design
+
+# A deliberately misspecified law: no data term at all.
+NO_DATA = bm.Law.from_dict({
+    "name": "params_only", "citation": "test", "inputs": ["N", "D"], "loss": "E + A * N**(-alpha) + 0 * D",
+    "params": {"E": {"prior": "Uniform(0.1, 5)"}, "A": {"prior": "LogNormal(5, 3)"}, "alpha": {"prior": "Uniform(0.02, 1.5)"}},
+})  # fmt: skip
+
+
+def _fit(law, runs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bm.fit(law, runs, draws=200, tune=300, chains=2, progressbar=False)
+
+
+@pytest.fixture(scope="module")
+def fits(chinchilla_runs):
+    runs, _ = chinchilla_runs
+    return {"chinchilla": _fit("chinchilla", runs), "params_only": _fit(NO_DATA, runs)}
+
+
+def test_true_law_wins_and_misspecified_law_loses(fits):
+    c = compare(fits)
+    assert c.best == "chinchilla"
+    assert c.table.loc["params_only", "elpd_diff"] > 4 * c.table.loc["params_only", "dse"]
+    assert c.weights["chinchilla"] > 0.9
+    assert "chinchilla" in repr(c) and "<table" in c._repr_html_()
+
+
+def test_fits_on_different_runs_are_refused(fits, chinchilla_runs):
+    runs, _ = chinchilla_runs
+    other = _fit("chinchilla", runs.subset(np.arange(len(runs)) < 40))
+    with pytest.raises(CompareError, match="different runs"):
+        compare({"a": fits["chinchilla"], "b": other})
+    with pytest.raises(CompareError, match="at least two"):
+        compare({"a": fits["chinchilla"]})
+
+
+def test_split_rules(chinchilla_runs):
+    runs, _ = chinchilla_runs
+    train, test, how = split_runs(runs, "compute:0.7")
+    assert len(train) == 42 and len(test) == 18 and "compute" in how
+    c = 6 * runs.df["N"] * runs.df["D"]
+    assert c[: len(runs)].sort_values().iloc[41] <= (6 * test.df["N"] * test.df["D"]).min()
+    train, test, _ = split_runs(runs, "N:<=1e9")
+    assert (train.df["N"] <= 1e9).all() and (test.df["N"] > 1e9).all()
+    for bad in ("compute", "N:1.5", "Q:0.5", "N:<=1"):
+        with pytest.raises(BacktestError):
+            split_runs(runs, bad)
+
+
+def test_backtest_true_law_beats_misspecified_and_has_baseline(chinchilla_runs):
+    runs, _ = chinchilla_runs
+    bt = backtest(
+        {"chinchilla": "chinchilla", "params_only": NO_DATA},
+        runs,
+        "compute:0.7",
+        draws=200,
+        tune=300,
+        chains=2,
+        bootstrap=30,
+        starts=32,
+    )
+    t = bt.table
+    assert t.loc["chinchilla (Bayes)", "lpd_per_run"] > t.loc["params_only (Bayes)", "lpd_per_run"]
+    assert t.loc["chinchilla (Bayes)", "median_rel_error"] < t.loc["params_only (Bayes)", "median_rel_error"]
+    assert t.loc["chinchilla (Bayes)", "coverage_90"] >= 0.7
+    assert "chinchilla (Huber + bootstrap)" in t.index
+    assert set(bt.predictions["method"]) == set(t.index)
+
+
+def test_huber_baseline_recovers_truth():
+    truth = {"E": 1.9, "A": 300.0, "alpha": 0.32, "B": 900.0, "beta": 0.3}
+    runs = bm.simulate("chinchilla", generic_design("chinchilla", 80, seed=8), truth, noise=0.002, seed=9)
+    pf = huber_fit("chinchilla", runs, starts=64, bootstrap=20)
+    assert pf.params["alpha"] == pytest.approx(0.32, abs=0.03) and pf.params["beta"] == pytest.approx(0.3, abs=0.03)
+    assert len(pf.bootstrap) == 20 and pf.predict_bootstrap(runs.df).shape == (20, 80)
+
+
+def test_exact_leave_one_out_refit_agrees_with_psis(fits):
+    """The exact refit used for flagged runs gives the same log density as PSIS where k is small."""
+    import arviz as az
+
+    from bayesmoe.compare import _exact_loo
+
+    f = fits["chinchilla"]
+    loo = az.loo(f.idata, pointwise=True)
+    i = int(np.argmin(np.asarray(loo.pareto_k)))
+    assert _exact_loo(f, i) == pytest.approx(float(loo.loo_i[i]), abs=0.15)

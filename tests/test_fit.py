@@ -1,0 +1,106 @@
+import warnings
+from functools import partial
+
+import numpy as np
+import pymc as pm
+import pytest
+from pymc.testing import mock_sample
+
+import bayesmoe as bm
+from bayesmoe.errors import FitError
+from bayesmoe.fit import build_model, shear_terms
+
+
+@pytest.mark.parametrize("name", bm.list_laws())
+def test_every_catalogue_law_compiles_and_samples(name, tiny_runs):
+    runs = tiny_runs(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = bm.fit(name, runs, draws=20, tune=20, chains=2, progressbar=False)
+    post = f.idata.posterior
+    assert post.sizes["draw"] == 20 and set(f.law.params) <= set(post.data_vars)
+    assert "log_likelihood" in f.idata.groups() and f.idata.log_likelihood["log_loss"].shape == (2, 20, len(runs))
+    assert np.all(np.isfinite(f.predict(runs.df[f.law.inputs]).values))
+
+
+def test_shear_is_applied_to_power_law_prefactors():
+    assert set(shear_terms(bm.get_law("chinchilla"))) == {"A", "B"}
+    assert set(shear_terms(bm.get_law("zhao2025"))) == {"a", "b", "c"}
+    assert set(shear_terms(bm.get_law("ludziejewski2025"))) == {"a", "b"}
+    assert set(shear_terms(bm.get_law("wan2026_active_density"))) == {"a", "b"}
+    assert shear_terms(bm.get_law("clark2022")) == {}
+
+
+def test_shear_keeps_the_prior_of_the_prefactor(chinchilla_runs):
+    """Prior draws of A through the sheared variable match LogNormal(5, 3) on A."""
+    runs, _ = chinchilla_runs
+    model = build_model(bm.get_law("chinchilla"), runs)
+    with model:
+        prior = pm.sample_prior_predictive(4000, random_seed=1, var_names=["A"]).prior
+    logA = np.log(prior["A"].values.ravel())
+    assert abs(logA.mean() - 5.0) < 0.15 and abs(logA.std() - 3.0) < 0.15
+
+
+def test_recovers_known_parameters(chinchilla_fit, chinchilla_runs):
+    _, truth = chinchilla_runs
+    summary = chinchilla_fit.summary(hdi_prob=0.95)
+    for name in ("alpha", "beta", "E"):
+        assert summary.loc[name, "hdi_2.5%"] <= truth[name] <= summary.loc[name, "hdi_97.5%"], name
+    assert chinchilla_fit.settings["sampler"] == "nutpie"
+    assert chinchilla_fit.diagnostics().divergences < 10
+
+
+def test_groups_get_partially_pooled_parameters(monkeypatch):
+    rng_design = bm.simulate.__globals__["generic_design"]("chinchilla", 45, seed=2)
+    rng_design["lab"] = np.repeat(["a", "b", "c"], 15)
+    truth = {"E": 1.8, "A": 300.0, "alpha": {"a": 0.25, "b": 0.3, "c": 0.35}, "B": 900.0, "beta": 0.3}
+    runs = bm.simulate("chinchilla", rng_design, truth, group="lab", seed=3)
+    monkeypatch.setattr(pm, "sample", partial(mock_sample, draws=50))
+    f = bm.fit("chinchilla", runs, groups="lab", pooled=["alpha"], progressbar=False, warn=False, sampler="pymc")
+    post = f.idata.posterior
+    assert post["alpha_group"].dims == ("chain", "draw", "group")
+    assert f.group_levels == ["a", "b", "c"] and f.pooled == ["alpha"]
+    assert f.draws("b")["alpha"].dims == ("chain", "draw")
+    with pytest.raises(FitError, match="unknown group"):
+        f.draws("z")
+
+
+def test_mocked_fit_reports_missing_sampler_statistics(monkeypatch, chinchilla_runs):
+    runs, _ = chinchilla_runs
+    monkeypatch.setattr(pm, "sample", partial(mock_sample, draws=40))
+    with pytest.warns(bm.SamplingWarning, match="No sampler statistics"):
+        f = bm.fit("chinchilla", runs, progressbar=False, sampler="pymc")
+    assert not f.diagnostics().ok
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sampler": "metropolis"}, "unknown sampler 'metropolis'"),
+        ({"draws": 0}, "draws must be an integer >= 1"),
+        ({"likelihood": "cauchy"}, "unknown likelihood"),
+        ({"groups": "nope"}, "group column 'nope'"),
+        ({"pooled": ["alpha"]}, "need a group column"),
+        ({"priors": {"zeta": "Normal(0, 1)"}}, "not a parameter"),
+        ({"priors": {"alpha": "Normal(0)"}}, "takes"),
+        ({"target_accept": 1.5}, "target_accept"),
+    ],
+)
+def test_bad_fit_requests_are_refused(kwargs, message, chinchilla_runs):
+    runs, _ = chinchilla_runs
+    with pytest.raises(bm.BayesMoEError, match=message):
+        bm.fit("chinchilla", runs, **kwargs)
+
+
+def test_diagnostics_flag_divergences_and_rhat(chinchilla_fit):
+    import copy
+
+    from bayesmoe.diagnostics import check
+
+    idata = copy.deepcopy(chinchilla_fit.idata)
+    idata.sample_stats["diverging"][0, :5] = True
+    idata.posterior["alpha"][0] = idata.posterior["alpha"][0] + 1.0  # chains disagree
+    d = check(idata, ["alpha", "beta"])
+    assert d.divergences == 5 and not d.ok
+    text = str(d)
+    assert "5 divergences" in text and "target_accept" in text and "R-hat" in text and "alpha" in text

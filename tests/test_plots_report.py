@@ -1,0 +1,113 @@
+"""Plots from hand-built posteriors (no sampling), and the HTML report in a real browser."""
+
+import shutil
+import subprocess
+
+import arviz as az
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+
+import bayesmoe as bm
+from bayesmoe import plots
+from bayesmoe.compare import compare
+from bayesmoe.fit import log_likelihood
+from bayesmoe.plan import near_optimal_band
+from bayesmoe.report import write_report
+from bayesmoe.simulate import generic_design, zhao_design
+
+matplotlib.use("Agg")
+
+
+def hand_fit(law, truth, runs, sd=0.02, draws=100, seed=0, groups=None):
+    """A Fit whose posterior is the truth with small multiplicative jitter (no sampling)."""
+    law = bm.get_law(law)
+    rng = np.random.default_rng(seed)
+    post = {k: (("chain", "draw"), v * (1 + sd * rng.standard_normal((2, draws))) if v != 0 else sd * rng.standard_normal((2, draws)))
+            for k, v in truth.items()}  # fmt: skip
+    post["sigma"] = (("chain", "draw"), np.full((2, draws), 0.01) * (1 + 0.1 * rng.random((2, draws))))
+    ds = xr.Dataset(post, coords={"chain": [0, 1], "draw": np.arange(draws)})
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, draws), bool)), "energy": (("chain", "draw"), rng.normal(size=(2, draws)))},
+                       coords={"chain": [0, 1], "draw": np.arange(draws)})  # fmt: skip
+    ll = log_likelihood(law, runs, ds, [], None, "normal")
+    idata = az.InferenceData(posterior=ds, sample_stats=stats, log_likelihood=xr.Dataset({"log_loss": ll}))
+    return bm.Fit(law, runs, idata, settings={"sampler": "hand-built", "wall_time_s": 0.0}, priors=law.priors)
+
+
+TRUTH = {"E": 1.9, "A": 300.0, "alpha": 0.32, "B": 900.0, "beta": 0.3}
+
+
+@pytest.fixture(scope="module")
+def chin():
+    runs = bm.simulate("chinchilla", generic_design("chinchilla", 40, seed=1), TRUTH, seed=2)
+    return hand_fit("chinchilla", TRUTH, runs)
+
+
+@pytest.fixture(scope="module")
+def zhao():
+    p = bm.get_law("zhao2025").published()
+    runs = bm.simulate("zhao2025", zhao_design(60, seed=1), p, seed=2)
+    return hand_fit("zhao2025", p, runs, sd=0.01)
+
+
+def _n_artists(ax):
+    return len(ax.collections) + len(ax.lines) + len(ax.images) + len(ax.patches)
+
+
+def test_plot_runs_and_surface(chin):
+    assert _n_artists(plots.plot_runs(chin, "N")) >= 3
+    axes = plots.plot_surface(chin, "N", "D", n=20)
+    assert len(axes) == 2 and all(_n_artists(a) > 0 for a in axes)
+
+
+def test_plot_isoflop_fan_and_optima(chin, zhao):
+    ax = plots.plot_isoflop(chin, [1e20, 1e21], n=20, n_points=20)
+    assert len(ax.lines) == 2 and len(ax.collections) >= 4
+    axes = plots.plot_optimum_vs_budget(chin, [1e19, 1e20, 1e21])
+    assert [a.get_title() for a in axes] == ["optimal N", "optimal D", "optimal loss"]
+    axes = plots.plot_optima(zhao, ["G_star", "S_star", "activation_ratio"], N=[30e9, 671e9])
+    assert "G_star" in axes[0].get_title() and len(axes[2].patches) > 0
+
+
+def test_plot_near_optimal(chin):
+    band = near_optimal_band(chin, 1e21, {"N": np.geomspace(1e8, 1e11, 30)})
+    ax = plots.plot_near_optimal(band)
+    assert ax.get_ylim() == (0, 1)
+
+
+def test_plot_comparison_backtest_and_diagnostics(chin):
+    other = hand_fit("chinchilla", {**TRUTH, "beta": 0.2}, chin.runs, seed=1)
+    c = compare({"true": chin, "wrong": other})
+    ax = plots.plot_comparison(c)
+    assert any("w=" in t.get_text() for t in ax.get_yticklabels())
+    import pandas as pd
+
+    from bayesmoe.backtest import Backtest
+
+    preds = pd.DataFrame(
+        {
+            "method": "m",
+            "run": [0, 1],
+            "observed": [2.5, 2.4],
+            "median": [2.51, 2.38],
+            "lo_90": [2.4, 2.3],
+            "hi_90": [2.6, 2.5],
+        }
+    )
+    ax = plots.plot_backtest(Backtest("N <= 1e9", 10, 2, pd.DataFrame(), preds))
+    assert len(ax.collections) + len(ax.lines) >= 2
+    assert np.asarray(plots.plot_diagnostics(chin)).size >= 5
+    assert np.asarray(plots.plot_pair(chin, ["A", "alpha"])).size >= 1
+
+
+def test_report_renders_every_figure_in_headless_chromium(zhao, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "the report test needs Debian's chromium (installed by .ci/run's test command)"
+    path = write_report(zhao, tmp_path / "report.html", budget=1e21, max_total_params=1e11)
+    text = path.read_text()
+    n_img = text.count("<img ")
+    assert n_img >= 5 and "Plan for C = 1e+21" in text and "Caveats" in text
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout  # fmt: skip
+    assert f'data-figures="{n_img}"' in dom and f'data-rendered="{n_img}"' in dom, dom[-500:]
