@@ -26,6 +26,7 @@ from scipy import stats
 
 from bayesmoe.config import BAND_LEVELS, SIGMA_SCALE
 from bayesmoe.errors import BayesMoEError
+from bayesmoe.io import atomic_path
 from bayesmoe.laws import Law, get_law
 from bayesmoe.priors import Prior
 
@@ -34,13 +35,8 @@ RANK_BINS = 10
 
 
 def _atomic_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def one_simulation(law_json: str, priors: dict[str, str], design: pd.DataFrame, index: int, seed: int,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,15 +37,15 @@ class Main(click.Group):
     """Turns every expected error into one line on stderr and a stable exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        from bayesmoe import interrupt
         from bayesmoe.errors import BayesMoEError
 
-        def _term(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, _term)
+        previous = interrupt.install()
         try:
             kwargs.pop("standalone_mode", None)
-            return super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(*args, standalone_mode=False, **kwargs)
+            interrupt.check()  # a stop swallowed by compiled code still ends as an interrupt
+            return result
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -62,7 +61,7 @@ class Main(click.Group):
             click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
             sys.exit(EXIT_INTERNAL)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            interrupt.restore(previous)
 
 
 def _pairs(values: tuple[str, ...], what: str, cast: Any = str) -> dict[str, Any]:

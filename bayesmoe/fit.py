@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesmoe import expr
+from bayesmoe import expr, interrupt
 from bayesmoe.config import GROUP_SCALE, HDI_PROB, SIGMA_SCALE
 from bayesmoe.diagnostics import Diagnostics, check
 from bayesmoe.errors import BayesMoEError, FitError, SamplingWarning
@@ -466,6 +466,7 @@ def fit(
                 f"sampling {law.name!r} failed ({type(exc).__name__}: {first}); check for extreme input values "
                 "or priors that put the loss at non-positive values"
             ) from None
+    interrupt.check()  # a stop the sampler's compiled code swallowed
     for group in [
         g
         for g in idata.groups()

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmoe import interrupt
 from bayesmoe.errors import BayesMoEError, FitFileError
 from bayesmoe.laws import Law
 from bayesmoe.priors import Prior
@@ -37,14 +38,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     if path.parent and not path.parent.exists():
         raise FitFileError(f"cannot write {path}: directory {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    interrupt.register_temp(tmp)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        interrupt.check()  # a stop that arrived while writing: leave nothing behind
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        interrupt.unregister_temp(tmp)
 
 
 def _runs_dataset(df: pd.DataFrame) -> xr.Dataset:

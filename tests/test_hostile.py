@@ -179,3 +179,44 @@ def test_sigterm_during_fit_leaves_no_file(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == ["runs.csv"]
+
+
+def test_stop_flag_blocks_atomic_commit(tmp_path):
+    from bayesmoe import interrupt
+    from bayesmoe.io import atomic_path
+
+    out = tmp_path / "out.txt"
+    interrupt._requested.set()
+    try:
+        with pytest.raises(KeyboardInterrupt), atomic_path(out) as tmp:
+            tmp.write_text("complete but unwanted")
+    finally:
+        interrupt._requested.clear()
+    assert os.listdir(tmp_path) == []
+
+
+SWALLOWED = """
+import signal, sys, time
+from pathlib import Path
+from bayesmoe import interrupt
+from bayesmoe.io import atomic_path
+
+interrupt.install()
+class Swallow:
+    def __del__(self):
+        signal.raise_signal(signal.SIGTERM)  # delivered inside __del__: the KeyboardInterrupt is swallowed
+Swallow()
+with atomic_path(Path(sys.argv[1])) as tmp:
+    tmp.write_text("partial")
+    time.sleep(60)  # work that goes on because the stop was swallowed
+"""
+
+
+def test_swallowed_stop_still_ends_promptly_and_cleanly(tmp_path):
+    out = tmp_path / "out.txt"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", SWALLOWED, str(out)], capture_output=True, text=True, timeout=50)
+    assert proc.returncode == 130, proc.stderr
+    assert time.perf_counter() - t0 < 40
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr
+    assert os.listdir(tmp_path) == []
