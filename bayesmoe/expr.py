@@ -242,26 +242,72 @@ def to_text(node: Node) -> str:
     return f"{node.func}({', '.join(to_text(a) for a in node.args)})"
 
 
+def to_sympy(node: Node, pretty: bool = False) -> Any:
+    """The tree as a SymPy expression (for derivatives; ``pretty`` keeps ``log10`` as a name for LaTeX)."""
+    import sympy
+
+    if isinstance(node, Num):
+        return sympy.Float(node.value) if node.value != int(node.value) else sympy.Integer(int(node.value))
+    if isinstance(node, Sym):
+        return sympy.Symbol(node.name)
+    if isinstance(node, Neg):
+        return -to_sympy(node.arg, pretty)
+    if isinstance(node, Bin):
+        a, b = to_sympy(node.left, pretty), to_sympy(node.right, pretty)
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a**b}[node.op]
+    args = [to_sympy(a, pretty) for a in node.args]
+    funcs = {
+        "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
+        "minimum": sympy.Min, "maximum": sympy.Max, "log10": sympy.Function("log_{10}") if pretty else (lambda x: sympy.log(x, 10)),
+    }  # fmt: skip
+    return funcs[node.func](*args)
+
+
+def from_sympy(e: Any) -> Node:
+    """A SymPy expression built from this module's operators, back as a tree."""
+    import sympy
+
+    if e.is_Symbol:
+        return Sym(e.name)
+    if e.is_Number:
+        return Num(float(e))
+    if isinstance(e, sympy.Add | sympy.Mul):
+        op = "+" if isinstance(e, sympy.Add) else "*"
+        out = from_sympy(e.args[0])
+        for a in e.args[1:]:
+            out = Bin(op, out, from_sympy(a))
+        return out
+    if isinstance(e, sympy.Pow):
+        return Bin("**", from_sympy(e.base), from_sympy(e.exp))
+    names = {sympy.exp: "exp", sympy.log: "log", sympy.Abs: "abs", sympy.Min: "minimum", sympy.Max: "maximum"}
+    if e.func in names and (e.func is not sympy.log or len(e.args) == 1):
+        return Call(names[e.func], tuple(from_sympy(a) for a in e.args))
+    raise LawError(f"cannot convert {e} back to a formula")
+
+
+def is_positive(node: Node, positive: set[str]) -> bool:
+    """True when the tree is positive whatever the values of its symbols, given that the
+    symbols in ``positive`` are (conservative: ``False`` when unsure)."""
+    if isinstance(node, Num):
+        return node.value > 0
+    if isinstance(node, Sym):
+        return node.name in positive
+    if isinstance(node, Bin):
+        if node.op == "**":
+            return is_positive(node.left, positive)
+        if node.op in "+*/":
+            return is_positive(node.left, positive) and is_positive(node.right, positive)
+        return False
+    if isinstance(node, Call):
+        if node.func == "exp":
+            return True
+        if node.func == "sqrt":
+            return is_positive(node.args[0], positive)
+    return False
+
+
 def to_latex(node: Node) -> str:
     """LaTeX for the formula, through SymPy's printer."""
     import sympy
 
-    def conv(n: Node) -> Any:
-        if isinstance(n, Num):
-            return sympy.Float(n.value) if n.value != int(n.value) else sympy.Integer(int(n.value))
-        if isinstance(n, Sym):
-            return sympy.Symbol(n.name)
-        if isinstance(n, Neg):
-            return -conv(n.arg)
-        if isinstance(n, Bin):
-            a, b = conv(n.left), conv(n.right)
-            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a**b}[n.op]
-        args = [conv(a) for a in n.args]
-        funcs = {
-            "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
-            "minimum": sympy.Min, "maximum": sympy.Max,
-            "log10": sympy.Function("log_{10}"),
-        }  # fmt: skip
-        return funcs[n.func](*args)
-
-    return sympy.latex(conv(node))
+    return sympy.latex(to_sympy(node, pretty=True))

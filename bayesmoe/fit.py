@@ -3,12 +3,19 @@
 Sampling parametrisation (the law file states priors in the paper's terms; this module
 chooses how to sample them without changing the posterior):
 
-* Prefactor shear. For a term ``A * f(x; theta)`` whose prefactor ``A`` has a prior on
-  ``log A``, we sample ``u = log A + log f(x0; theta)`` - the log of the term's value at a
-  reference point ``x0`` (the geometric mean of the runs) - instead of ``log A``. The map
-  ``(log A, theta) -> (u, theta)`` is a shear with unit Jacobian, and ``u``'s prior is
-  ``log A``'s prior shifted by ``log f(x0; theta)``, so the model is unchanged; but ``u`` is
-  nearly uncorrelated with the exponents in ``theta``, which removes the A-alpha ridge.
+* Reference-scale shear. For a parameter ``A`` the loss is linear in (``A * N**-alpha``,
+  or Zhao's ``e`` inside ``P(G, S) * (...)``), we sample ``A``'s contribution at a reference
+  point ``x0`` (the geometric mean of the runs): ``u = log A + log s(theta)`` with
+  ``s = dL/dA`` at ``x0`` (the other linear parameters held at their prior medians, so ``s``
+  depends only on the directly sampled ``theta``). The map ``(log A, theta) -> (u, theta)``
+  is a shear with unit Jacobian and ``u``'s prior is ``log A``'s shifted by ``log s``, so
+  the model is unchanged; but ``u`` is nearly uncorrelated with the exponents, which
+  removes the A-alpha ridge. Normal priors are rescaled instead (``A * s`` is again normal).
+* Level shift. An additive parameter (``L = ... + eps``) is sampled, last, as a shift of its
+  unconstrained coordinate by the rest of the loss at ``x0``, so that to first order the
+  sampler sees the loss at ``x0`` - which the runs pin down - instead of ``eps``, which
+  trades off against the slowest-decaying term (the eps-B-beta ridge when D spans a narrow
+  range). Again a shift with unit Jacobian: the prior is unchanged.
 * Groups. Pooled parameters get one value per group,
   ``theta_g = inv(fwd(theta) + tau * z_g)`` with ``fwd`` the log/logit map of the prior's
   support, ``z_g ~ Normal(0, 1)`` (non-centred) and ``tau ~ HalfNormal(GROUP_SCALE)``.
@@ -29,6 +36,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmoe import expr, interrupt
+from bayesmoe.columns import CANONICAL, SIZE_COLUMNS
 from bayesmoe.config import GROUP_SCALE, HDI_PROB, SIGMA_SCALE
 from bayesmoe.diagnostics import Diagnostics, check
 from bayesmoe.errors import BayesMoEError, FitError, SamplingWarning
@@ -42,48 +50,66 @@ DEFAULT_SAMPLER = "nutpie"
 LIKELIHOODS = ("normal", "studentt")
 
 
-def shear_terms(law: Law, runs: Runs | None = None) -> dict[str, expr.Node]:
-    """Prefactors that can be sampled at a reference scale, with the rest of their term.
+#: prior families whose parameter can be rescaled exactly (log-scale shift or location-scale)
+SCALABLE = ("LogNormal", "LogUniform", "Normal")
+#: prior families of an additive parameter that can be sampled as the loss at the reference point
+LEVELLED = ("Normal", "LogNormal", "Uniform")
 
-    A term qualifies when it is ``A * factor * ...`` with ``A`` a parameter that has a
-    log-scale prior and occurs nowhere else, and every other factor is an input, a
-    number, or ``base ** exponent`` with ``base`` free of parameters (positive on the runs).
+
+def shear_terms(law: Law, runs: Runs | None = None) -> dict[str, expr.Node]:
+    """Parameters to sample at the reference scale, each with its scale ``dL/dp``.
+
+    A parameter ``p`` qualifies when the loss is linear in it, its prior is in
+    :data:`SCALABLE`, and ``dL/dp`` - with the other such parameters held at their prior
+    medians, so that it depends only on parameters sampled directly (the exponents) - is
+    positive for every value of those and depends on at least one of them. The sampled
+    quantity ``p * dL/dp(x0)`` is then p's contribution to the loss at the reference point
+    ``x0``, nearly uncorrelated with the exponents (for ``A * N**-alpha`` it is
+    ``A * N0**-alpha``; for the Zhao bracket it also covers e, f, m, n, k).
     """
+    import sympy
+
+    loss = expr.to_sympy(law.loss_tree)
+    linear: dict[str, Any] = {}
+    for name in law.params:
+        if law.priors[name].family not in SCALABLE:
+            continue
+        d = sympy.diff(loss, sympy.Symbol(name))
+        if d != 0 and sympy.Symbol(name) not in d.free_symbols:
+            linear[name] = d
+    fixed = {sympy.Symbol(k): sympy.Float(law.priors[k].typical()) for k in linear}
+    if runs is not None:  # the scale is only ever evaluated at the reference point
+        ref = runs.reference([k for k in law.inputs if k in runs.df])
+        fixed |= {sympy.Symbol(k): sympy.Float(v) for k, v in ref.items()}
+        fixed |= {sympy.Symbol(k): sympy.Float(v) for k, v in law.constants.items()}
+    positive = {k for k in law.inputs if k in SIZE_COLUMNS or (k in CANONICAL and CANONICAL[k].minimum > 0)}
+    positive |= {k for k in law.params if law.priors[k].support == "positive"}
+    positive |= {k for k in law.params if law.priors[k].support == "interval" and law.priors[k].bounds[0] >= 0}
+    positive |= {k for k, v in law.constants.items() if v > 0}
     out: dict[str, expr.Node] = {}
-    for _, term in expr.sum_terms(law.loss_tree):
-        factors = expr.product_factors(term)
-        for i, (sign, f) in enumerate(factors):
-            if not (sign == 1 and isinstance(f, expr.Sym) and f.name in law.priors):
-                continue
-            name = f.name
-            if not law.priors[name].is_log_family or expr.count(law.loss_tree, name) != 1:
-                continue
-            rest = [factors[j] for j in range(len(factors)) if j != i]
-            if not rest or not all(_positive_base(law, g, runs) for _, g in rest):
-                continue
-            node: expr.Node = expr.Num(1.0)
-            for s, g in rest:
-                node = expr.Bin("*" if s > 0 else "/", node, g)
-            if not expr.symbols(node) & set(law.inputs):
-                continue
+    for name, d in linear.items():
+        d = d.subs({k: v for k, v in fixed.items() if k.name != name})
+        if not {s.name for s in d.free_symbols} & (set(law.params) - set(linear)):
+            continue  # its scale does not move with any sampled parameter: nothing to decorrelate
+        try:
+            node = expr.from_sympy(d)
+        except BayesMoEError:
+            continue
+        if expr.is_positive(node, positive):
             out[name] = node
-            break
     return out
 
 
-def _positive_base(law: Law, f: expr.Node, runs: Runs | None) -> bool:
-    if isinstance(f, expr.Num):
-        return f.value > 0
-    base = f.left if isinstance(f, expr.Bin) and f.op == "**" else f
-    syms = expr.symbols(base)
-    if syms & set(law.params) or not syms <= set(law.inputs) | set(law.constants):
-        return False
-    if runs is None:
-        return True
-    used = [s for s in syms if s in law.inputs]
-    on_runs = expr.evaluate(base, {**law.constants, **runs.inputs(used)})
-    at_ref = expr.evaluate(base, {**law.constants, **runs.reference(used)})
-    return bool(np.all(np.asarray(on_runs) > 0) and np.all(np.asarray(at_ref) > 0))
+def level_param(law: Law) -> tuple[str, float] | None:
+    """The additive parameter (``L = ... + eps``) and its coefficient, if the loss has one."""
+    import sympy
+
+    loss = expr.to_sympy(law.loss_tree)
+    for name in law.params:
+        d = sympy.diff(loss, sympy.Symbol(name))
+        if d.is_Number and d != 0 and law.priors[name].family in LEVELLED:
+            return name, float(d)
+    return None
 
 
 def resolve_priors(law: Law, priors: Mapping[str, str | Prior] | None) -> dict[str, Prior]:
@@ -133,6 +159,8 @@ def build_model(
     else:
         pooled_set = set()
     shear = shear_terms(law, runs)
+    level = level_param(law)
+    level_name, level_coef = level if level is not None else (None, 1.0)
     ns = expr.pytensor_ns()
     with pm.Model(coords=coords) as model:
         # data live in shared containers so a compiled model can be reused on new runs
@@ -145,14 +173,17 @@ def build_model(
         codes = shared.get("group_idx")
         pop: dict[str, Any] = {}
         for name in law.params:
-            if name not in shear:
+            if name not in shear and name != level_name:
                 pop[name] = pri[name].pymc(name)
-        for name, rest in shear.items():
-            if not pri[name].is_log_family:  # a user prior replaced the log-scale default
+        for name, scale in shear.items():
+            if pri[name].family not in SCALABLE:  # a user prior replaced the default family
                 pop[name] = pri[name].pymc(name)
                 continue
-            log_f0 = pt.log(expr.evaluate(rest, {**law.constants, **pop, **ref}, ns))
+            log_f0 = pt.log(expr.evaluate(scale, {**law.constants, **pop, **ref}, ns))
             pop[name] = pri[name].pymc(name, shift=log_f0)
+        if level_name is not None:  # sampled last: its offset is the rest of the loss at x0
+            rest = law.loss_fn({**pop, level_name: 0.0}, ref, ns) / level_coef
+            pop[level_name] = pri[level_name].pymc_level(level_name, rest)
         env: dict[str, Any] = dict(pop)
         for name in law.params:
             if name in pooled_set:
@@ -171,7 +202,7 @@ def build_model(
             nu = pm.Gamma("nu", alpha=2.0, beta=0.1)
             pm.StudentT("log_loss", nu=nu, mu=log_mu, sigma=sigma, observed=y, dims="run")
     model.bayesmoe_pooled = sorted(pooled_set)  # type: ignore[attr-defined]
-    model.bayesmoe_shear = sorted(shear)  # type: ignore[attr-defined]
+    model.bayesmoe_shear = sorted(shear) + ([f"{level_name}:level"] if level_name else [])  # type: ignore[attr-defined]
     return model
 
 

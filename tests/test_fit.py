@@ -8,7 +8,8 @@ from pymc.testing import mock_sample
 
 import bayesmoe as bm
 from bayesmoe.errors import FitError
-from bayesmoe.fit import build_model, shear_terms
+from bayesmoe.fit import build_model, level_param, shear_terms
+from bayesmoe.simulate import zhao_design
 
 
 @pytest.mark.parametrize("name", bm.list_laws())
@@ -25,10 +26,40 @@ def test_every_catalogue_law_compiles_and_samples(name, tiny_runs):
 
 def test_shear_is_applied_to_power_law_prefactors():
     assert set(shear_terms(bm.get_law("chinchilla"))) == {"A", "B"}
-    assert set(shear_terms(bm.get_law("zhao2025"))) == {"a", "b", "c"}
     assert set(shear_terms(bm.get_law("ludziejewski2025"))) == {"a", "b"}
-    assert set(shear_terms(bm.get_law("wan2026_active_density"))) == {"a", "b"}
+    assert set(shear_terms(bm.get_law("abnar2025"))) == {"a", "b", "c", "d"}
+    # a/(x - 6) has a scale that no parameter moves: nothing to decorrelate
+    assert shear_terms(bm.get_law("wan2026_active_density")) == {}
     assert shear_terms(bm.get_law("clark2022")) == {}
+    # without runs S may be zero, so only the terms positive for any S qualify ...
+    assert set(shear_terms(bm.get_law("zhao2025"))) == {"a", "b", "c", "e", "f"}
+    # ... at the runs' reference point the whole Zhao bracket does (n has a Normal prior)
+    runs = bm.simulate("zhao2025", zhao_design(40, seed=0), None, seed=1)
+    assert set(shear_terms(bm.get_law("zhao2025"), runs)) == {"a", "b", "c", "e", "f", "m", "n", "k"}
+
+
+def test_level_param_is_the_additive_term():
+    assert level_param(bm.get_law("chinchilla")) == ("E", 1.0)
+    assert level_param(bm.get_law("zhao2025")) == ("eps", 1.0)
+    assert level_param(bm.get_law("clark2022")) is None  # 10**(... + d): not additive
+
+
+def test_reparametrised_priors_are_unchanged():
+    """Prior draws through every sampled coordinate (shifted log, rescaled normal, shifted
+    logit of a uniform level, shifted logistic of a log-uniform) match the declared priors."""
+    from scipy import stats
+
+    runs = bm.simulate("zhao2025", zhao_design(40, seed=0), None, seed=1)
+    model = build_model(bm.get_law("zhao2025"), runs, priors={"a": "LogUniform(1.0, 1000.0)"})
+    names = ["eps", "n", "e", "a"]
+    with model:
+        prior = pm.sample_prior_predictive(4000, random_seed=1, var_names=names).prior
+    draw = {k: prior[k].values.ravel() for k in names}
+    assert stats.kstest(draw["eps"], stats.uniform(0.1, 4.9).cdf).pvalue > 0.001
+    assert stats.kstest(draw["n"], stats.norm(0.0, 5.0).cdf).pvalue > 0.001
+    assert stats.kstest(np.log(draw["e"]), stats.norm(-1.0, 2.0).cdf).pvalue > 0.001
+    assert stats.kstest(np.log(draw["a"]), stats.uniform(0.0, np.log(1000.0)).cdf).pvalue > 0.001
+    assert {"eps_level", "n_ref", "log_e_ref", "log_a_ref"} <= {v.name for v in model.free_RVs}
 
 
 def test_shear_keeps_the_prior_of_the_prefactor(chinchilla_runs):
