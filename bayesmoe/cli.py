@@ -158,7 +158,14 @@ def _print_fit(fit: Any) -> None:
 @click.option("--groups", default=None, help="Column whose levels get partially pooled parameters.")
 @click.option("--sampler", default=None, help="nutpie (default), pymc or numpyro.")
 @click.option("--draws", default=1000, show_default=True, type=int)
-@click.option("--tune", default=1000, show_default=True, type=int)
+@click.option("--tune", default=None, type=int, help="Tuning steps [default: the law's [sampling] hint, else 1000].")
+@click.option(
+    "--target-accept",
+    "target_accept",
+    default=None,
+    type=float,
+    help="NUTS step-size target [default: the law's hint, else 0.9; 0.95 with --groups].",
+)
 @click.option("--chains", default=4, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--likelihood", default="normal", show_default=True, type=click.Choice(["normal", "studentt"]))
@@ -167,8 +174,8 @@ def _print_fit(fit: Any) -> None:
 @click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'alpha=Uniform(0.1, 0.6)'.")
 @click.option("--strict", is_flag=True, help="Exit 1 when diagnostics fail.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def fit_cmd(law: str, data: str, out: str, groups: str | None, sampler: str | None, draws: int, tune: int,
-            chains: int, seed: int, likelihood: str, mapping: tuple, scale: tuple, prior: tuple, strict: bool,
+def fit_cmd(law: str, data: str, out: str, groups: str | None, sampler: str | None, draws: int, tune: int | None,
+            target_accept: float | None, chains: int, seed: int, likelihood: str, mapping: tuple, scale: tuple, prior: tuple, strict: bool,
             as_json: bool) -> None:  # fmt: skip
     """Fit a law to a runs table and save the posterior.
 
@@ -187,7 +194,7 @@ def fit_cmd(law: str, data: str, out: str, groups: str | None, sampler: str | No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bm.SamplingWarning)
         f = bm.fit(law_obj, runs, groups=groups, sampler=sampler or DEFAULT_SAMPLER, draws=draws, tune=tune,
-                   chains=chains, seed=seed, likelihood=likelihood, priors=_pairs(prior, "--prior") or None,
+                   target_accept=target_accept, chains=chains, seed=seed, likelihood=likelihood, priors=_pairs(prior, "--prior") or None,
                    progressbar=_progress() and not as_json)  # fmt: skip
     f.save(out_path)
     if as_json:
@@ -324,7 +331,7 @@ def compare_cmd(fit_paths: tuple[str, ...], refit_flagged: bool, as_json: bool) 
 @click.option("--no-baseline", is_flag=True, help="Skip the Huber point-fit baseline.")
 @click.option("--bootstrap", default=200, show_default=True, type=int)
 @click.option("--draws", default=1000, show_default=True, type=int)
-@click.option("--tune", default=1000, show_default=True, type=int)
+@click.option("--tune", default=None, type=int, help="Tuning steps [default: each law's hint, else 1000].")
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N.")
 @click.option("--json", "as_json", is_flag=True)
 def backtest_cmd(laws: tuple[str, ...], data: str, split: str, groups: str | None, no_baseline: bool, bootstrap: int,

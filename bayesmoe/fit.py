@@ -440,7 +440,7 @@ def fit(
     likelihood: str = "normal",
     sampler: str = DEFAULT_SAMPLER,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     seed: int | None = 0,
     target_accept: float | None = None,
@@ -452,18 +452,22 @@ def fit(
 
     ``groups`` names a column whose levels get their own values of the ``pooled``
     parameters (default: the law's own list, usually exponents and irreducible loss),
-    partially pooled. ``sampler`` is one of :data:`SAMPLERS`. Diagnostics are computed
-    after sampling; problems are raised as :class:`SamplingWarning` with the fix to try.
+    partially pooled. ``sampler`` is one of :data:`SAMPLERS`. ``tune`` and ``target_accept``
+    default to the law file's ``[sampling]`` hints, else 1000 and 0.9 (0.95 with groups).
+    Diagnostics are computed after sampling; problems are raised as :class:`SamplingWarning`
+    with the fix to try.
     """
     law = get_law(law)
     runs = load_runs(runs)
+    hints = law.spec.sampling
+    tune = (hints.tune or 1000) if tune is None else tune
     if sampler not in SAMPLERS:
         raise FitError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     for label, value, lo in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
         if not isinstance(value, int | np.integer) or value < lo:
             raise FitError(f"{label} must be an integer >= {lo}, got {value!r}")
-    if target_accept is None:  # group scales near zero make funnels: step more carefully
-        target_accept = 0.95 if groups else 0.9
+    if target_accept is None:  # the law's own need, else: group scales near zero make funnels
+        target_accept = hints.target_accept or (0.95 if groups else 0.9)
     if not 0 < target_accept < 1:
         raise FitError(f"target_accept must lie in (0, 1), got {target_accept}")
     model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood)

@@ -50,6 +50,14 @@ class DerivedSpec(BaseModel):
     description: str = ""
 
 
+class SamplingSpec(BaseModel):
+    """Sampler settings a law's posterior is known to need (used where the caller gives none)."""
+
+    model_config = ConfigDict(extra="forbid")
+    target_accept: float | None = Field(None, gt=0.5, lt=1.0)
+    tune: int | None = Field(None, ge=100, le=100_000)
+
+
 class LawSpec(BaseModel):
     """The schema of a law file."""
 
@@ -66,6 +74,7 @@ class LawSpec(BaseModel):
     pooled: list[str] = []
     extra_inputs: dict[str, InputSpec] = {}
     derived: dict[str, DerivedSpec] = {}
+    sampling: SamplingSpec = SamplingSpec()
 
     @field_validator("inputs")
     @classmethod

@@ -7,7 +7,7 @@
    min ESS per second, divergences; nutpie also warm (compiled model reused).
 3. Fit time against runs (100 -> 10,000) and groups (1 -> 100), chinchilla.
 4. Cold start: a fresh process from `import bayesmoe` to the first finished fit.
-Surfaces and planning: benchmarks/plan_surface.py. Run: python benchmarks/run.py [--quick]
+Surfaces and planning: benchmarks/plan_surface.py. Run: python benchmarks/run.py [--quick] [--part zhao ...]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from recovery import ZHAO_TRUTH  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "run.json"
+PARTS = ["zhao", "samplers", "scaling", "cold"]
 
 
 def timed(fn):
@@ -44,7 +45,7 @@ def timed(fn):
 def zhao_vs_bootstrap(draws: int) -> dict:
     runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
     f, t_bayes = timed(
-        lambda: bm.fit("zhao2025", runs, draws=draws, tune=2 * draws, chains=4, target_accept=0.99, progressbar=False)
+        lambda: bm.fit("zhao2025", runs, draws=draws, chains=4, progressbar=False)  # the law's tune/target_accept hints
     )
     pf, t_boot = timed(lambda: huber_fit("zhao2025", runs, starts=256, bootstrap=200))
     cover_b = {
@@ -123,37 +124,61 @@ def cold_start() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--part",
+        action="append",
+        choices=PARTS,
+        help="run only these parts (repeatable); others keep their last results",
+    )
     args = ap.parse_args()
+    parts = args.part or PARTS
     import importlib.metadata as md
 
-    out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-           "versions": {p: md.version(p) for p in ("bayesmoe", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax")}}  # fmt: skip
+    out = json.loads(OUT.read_text()) if OUT.exists() and args.part else {}
+    out |= {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+            "versions": {p: md.version(p) for p in ("bayesmoe", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax")}}  # fmt: skip
     draws = 300 if args.quick else 1000
-    out["zhao_vs_bootstrap"] = z = zhao_vs_bootstrap(draws)
+    if "zhao" in parts:
+        out["zhao_vs_bootstrap"] = zhao_vs_bootstrap(draws)
+    if "samplers" in parts:
+        out["samplers"] = samplers(300 if args.quick else 1000)
+    if "scaling" in parts:
+        out["scaling"] = scaling(
+            300, [100, 1000] if args.quick else [100, 1000, 10000], [1, 10] if args.quick else [1, 10, 100]
+        )
+    if "cold" in parts:
+        out["cold_start"] = cold_start()
+    OUT.write_text(json.dumps(out, indent=2, default=str))
+    report(out)
+    print(f"wrote {OUT}")
+
+
+def report(out: dict) -> None:
+    """Print every part present in ``out`` (fresh or kept from an earlier run)."""
+    if "zhao_vs_bootstrap" not in out:
+        return
+    z = out["zhao_vs_bootstrap"]
     print(f"zhao2025 posterior {z['bayes_s']:.1f} s vs Huber+200 bootstrap {z['bootstrap_s']:.1f} s: ratio {z['ratio_bayes_over_bootstrap']:.2f}; "
           f"90 % coverage of truth {z['bayes_covered']}/{z['of']} vs {z['bootstrap_covered']}/{z['of']}; R-hat {z['bayes_max_r_hat']:.3f}, div {z['bayes_divergences']}")  # fmt: skip
-    out["samplers"] = s = samplers(300 if args.quick else 1000)
+    s = out.get("samplers", {})
     base = {k.rsplit("/", 1)[0]: v["wall_s"] for k, v in s.items() if k.endswith("/nutpie")}
     for k, v in s.items():
         warm = f", warm {v['warm_wall_s']:.1f} s" if "warm_wall_s" in v else ""
         print(
             f"{k:<36} {v['wall_s']:7.1f} s (x{v['wall_s'] / base[k.rsplit('/', 1)[0]]:.2f} of nutpie){warm}; min ESS/s {v['ess_per_s']:.1f}; div {v['divergences']}; R-hat {v['max_r_hat']:.3f}"
         )
-    out["scaling"] = sc = scaling(
-        300, [100, 1000] if args.quick else [100, 1000, 10000], [1, 10] if args.quick else [1, 10, 100]
-    )
+    sc = out.get("scaling", {"runs": {}, "groups": {}})
     print(
         "fit time vs runs:",
         {k: f"{v:.1f} s" for k, v in sc["runs"].items()},
         " vs groups (1000 runs):",
         {k: f"{v:.1f} s" for k, v in sc["groups"].items()},
     )
-    out["cold_start"] = c = cold_start()
-    print(
-        f"cold start: import {c['import_s']:.1f} s, first fit done {c['first_fit_total_s']:.1f} s after start; a second process {c['second_process_total_s']:.1f} s"
-    )
-    OUT.write_text(json.dumps(out, indent=2, default=str))
-    print(f"wrote {OUT}")
+    c = out.get("cold_start")
+    if c:
+        print(
+            f"cold start: import {c['import_s']:.1f} s, first fit done {c['first_fit_total_s']:.1f} s after start; a second process {c['second_process_total_s']:.1f} s"
+        )
 
 
 if __name__ == "__main__":
