@@ -2,8 +2,10 @@
 
 Priors here are the calibration priors (used for both simulating and fitting, as SBC
 requires); they are narrower than the catalogue defaults so every prior draw gives
-plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--law chinchilla]
-Results (resumable) in benchmarks/results/sbc-<law>/, summary in results/calibration.json.
+plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--seed 0 --seed 1] [--law chinchilla]
+Each seed is an independent set of simulated data sets; the summary reports each seed and
+all together. Results (resumable) in benchmarks/results/sbc-<law>-seed<seed>/, summary in
+results/calibration.json.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 import bayesmoe as bm
-from bayesmoe.calibrate import calibrate
+from bayesmoe.calibrate import Calibration, calibrate
 from bayesmoe.simulate import generic_design, zhao_design
 
 SETUPS = {
@@ -55,22 +57,33 @@ SETUPS = {
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sims", type=int, default=200)
+    ap.add_argument("--sims", type=int, default=200, help="simulations per seed")
+    ap.add_argument("--seed", type=int, action="append", help="sweep seed (repeatable; default 0 and 1)")
     ap.add_argument("--law", action="append", choices=list(SETUPS))
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--scheduler", default=None)
     args = ap.parse_args()
+    seeds = args.seed or [0, 1]
     out_path = Path(__file__).parent / "results" / "calibration.json"
     summary = json.loads(out_path.read_text()) if out_path.exists() else {}
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
-        t0 = time.perf_counter()
-        cal = calibrate(name, s["design"](), sims=args.sims, out_dir=Path(__file__).parent / "results" / f"sbc-{name}",
-                        priors=s["priors"], draws=args.draws, tune=args.draws, chains=2, target_accept=0.95,
-                        budget=s["budget"], plan_kwargs=s["plan_kwargs"], scheduler=args.scheduler)  # fmt: skip
-        print(cal)
-        summary[name] = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "wall_s": time.perf_counter() - t0,
-                         "counts": cal.counts(), "coverage": cal.coverage().to_dict(orient="index"), "bayesmoe": bm.__version__}  # fmt: skip
+        entry: dict = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "bayesmoe": bm.__version__,
+                       "sims_per_seed": args.sims, "draws": args.draws, "per_seed": {}}  # fmt: skip
+        results = []
+        for seed in seeds:
+            t0 = time.perf_counter()
+            cal = calibrate(name, s["design"](), sims=args.sims, out_dir=Path(__file__).parent / "results" / f"sbc-{name}-seed{seed}",
+                            priors=s["priors"], draws=args.draws, tune=args.draws, chains=2, target_accept=0.95,
+                            budget=s["budget"], plan_kwargs=s["plan_kwargs"], scheduler=args.scheduler, seed=seed)  # fmt: skip
+            print(f"seed {seed}:", cal)
+            entry["per_seed"][str(seed)] = {"wall_s": time.perf_counter() - t0, "counts": cal.counts(),
+                                            "coverage": cal.coverage().to_dict(orient="index")}  # fmt: skip
+            results += cal.results
+        pooled = Calibration(name, results)  # every seed's simulations together
+        print(f"all seeds {seeds}:", pooled)
+        entry |= {"counts": pooled.counts(), "coverage": pooled.coverage().to_dict(orient="index")}
+        summary[name] = entry
         out_path.write_text(json.dumps(summary, indent=2))
 
 
