@@ -152,7 +152,9 @@ class Prior:
             return pm.Deterministic(name, pm.math.exp(w - g), dims=dims)
         if self.family == "Uniform":
             lo, hi = kw["lower"], kw["upper"]
-            g = offset * 4.0 / (hi - lo)  # d logit / dp at the centre; the logit is Logistic(0, 1)
+            # d logit / dp at the centre (the logit is Logistic(0, 1)), at most 1 per unit of loss:
+            # a narrow prior leaves eps prior-dominated, and a steep shift would saturate the logit
+            g = offset * min(4.0 / (hi - lo), 1.0)
             w = pm.Logistic(f"{name}_level", mu=g, s=1.0, dims=dims)
             return pm.Deterministic(name, lo + (hi - lo) * pm.math.sigmoid(w - g), dims=dims)
         return self.pymc(name, dims=dims)
