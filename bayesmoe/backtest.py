@@ -129,7 +129,8 @@ def backtest(
     """Fit each law on the cheap side of ``split`` and score it on the other side.
 
     ``laws`` is a list of names, or a dict of display name -> law (or a
-    ``{"law": ..., "priors": ...}`` dict). The Huber baseline is added per law when
+    ``{"law": ..., "priors": ...}`` dict, whose other keys are passed to that law's fit,
+    e.g. ``target_accept``). The Huber baseline is added per law when
     ``baseline`` (needs no groups).
     """
     from bayesmoe.baseline import huber_fit
@@ -144,7 +145,7 @@ def backtest(
     for name, spec in specs.items():
         spec = spec if isinstance(spec, Mapping) else {"law": spec}
         law = get_law(spec["law"])
-        kw = {"progressbar": False, **fit_kwargs}
+        kw = {"progressbar": False, **fit_kwargs, **{k: v for k, v in spec.items() if k not in ("law", "priors")}}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             f = fit_law(law, train, groups=groups, priors=spec.get("priors"), seed=seed, **kw)

@@ -96,3 +96,22 @@ def test_exact_leave_one_out_refit_agrees_with_psis(fits):
     loo = az.loo(f.idata, pointwise=True)
     i = int(np.argmin(np.asarray(loo.pareto_k)))
     assert _exact_loo(f, i) == pytest.approx(float(loo.loo_i[i]), abs=0.15)
+
+
+def test_backtest_passes_per_law_settings_to_its_fit(chinchilla_runs, monkeypatch):
+    import sys
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_fit(law, runs, **kw):
+        seen[law.name] = kw
+        raise Stop
+
+    monkeypatch.setattr(sys.modules["bayesmoe.fit"], "fit", fake_fit)
+    runs, _ = chinchilla_runs
+    with pytest.raises(Stop):
+        backtest({"c": {"law": "chinchilla", "target_accept": 0.97}}, runs, "compute:0.7", draws=10)
+    assert seen["chinchilla"]["target_accept"] == 0.97 and seen["chinchilla"]["draws"] == 10
