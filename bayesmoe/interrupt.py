@@ -25,11 +25,6 @@ _temp_paths: set[Path] = set()
 _lock = threading.Lock()
 
 
-def requested() -> bool:
-    """Whether a stop was asked for since the handlers were installed."""
-    return _requested.is_set()
-
-
 def check() -> None:
     """Raise :class:`KeyboardInterrupt` if a stop was asked for (call before committing output)."""
     if _requested.is_set():

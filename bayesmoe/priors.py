@@ -96,11 +96,6 @@ class Prior:
             return 0.0, math.inf
         return -math.inf, math.inf
 
-    @property
-    def is_log_family(self) -> bool:
-        """True when the prior is stated on the logarithm (LogNormal, LogUniform)."""
-        return self.family in ("LogNormal", "LogUniform")
-
     # ---------------------------------------------------------------- PyMC
     def pymc(self, name: str, *, shift: Any = 0.0, dims: Any = None) -> Any:
         """Create the random variable in the current PyMC model.
