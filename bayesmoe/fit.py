@@ -56,7 +56,7 @@ SCALABLE = ("LogNormal", "LogUniform", "Normal")
 LEVELLED = ("Normal", "LogNormal", "Uniform")
 
 
-def shear_terms(law: Law, runs: Runs | None = None) -> dict[str, expr.Node]:
+def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] | None = None) -> dict[str, expr.Node]:
     """Parameters to sample at the reference scale, each with its scale ``dL/dp``.
 
     A parameter ``p`` qualifies when the loss is linear in it, its prior is in
@@ -65,26 +65,28 @@ def shear_terms(law: Law, runs: Runs | None = None) -> dict[str, expr.Node]:
     positive for every value of those and depends on at least one of them. The sampled
     quantity ``p * dL/dp(x0)`` is then p's contribution to the loss at the reference point
     ``x0``, nearly uncorrelated with the exponents (for ``A * N**-alpha`` it is
-    ``A * N0**-alpha``; for the Zhao bracket it also covers e, f, m, n, k).
+    ``A * N0**-alpha``; for the Zhao bracket it also covers e, f, m, n, k). ``priors`` are
+    the priors the fit uses (default: the law's), whose families and supports decide.
     """
     import sympy
 
+    pri = law.priors if priors is None else priors
     loss = expr.to_sympy(law.loss_tree)
     linear: dict[str, Any] = {}
     for name in law.params:
-        if law.priors[name].family not in SCALABLE:
+        if pri[name].family not in SCALABLE:
             continue
         d = sympy.diff(loss, sympy.Symbol(name))
         if d != 0 and sympy.Symbol(name) not in d.free_symbols:
             linear[name] = d
-    fixed = {sympy.Symbol(k): sympy.Float(law.priors[k].typical()) for k in linear}
+    fixed = {sympy.Symbol(k): sympy.Float(pri[k].typical()) for k in linear}
     if runs is not None:  # the scale is only ever evaluated at the reference point
         ref = runs.reference([k for k in law.inputs if k in runs.df])
         fixed |= {sympy.Symbol(k): sympy.Float(v) for k, v in ref.items()}
         fixed |= {sympy.Symbol(k): sympy.Float(v) for k, v in law.constants.items()}
     positive = {k for k in law.inputs if k in SIZE_COLUMNS or (k in CANONICAL and CANONICAL[k].minimum > 0)}
-    positive |= {k for k in law.params if law.priors[k].support == "positive"}
-    positive |= {k for k in law.params if law.priors[k].support == "interval" and law.priors[k].bounds[0] >= 0}
+    positive |= {k for k in law.params if pri[k].support == "positive"}
+    positive |= {k for k in law.params if pri[k].support == "interval" and pri[k].bounds[0] >= 0}
     positive |= {k for k, v in law.constants.items() if v > 0}
     out: dict[str, expr.Node] = {}
     for name, d in linear.items():
@@ -100,14 +102,16 @@ def shear_terms(law: Law, runs: Runs | None = None) -> dict[str, expr.Node]:
     return out
 
 
-def level_param(law: Law) -> tuple[str, float] | None:
-    """The additive parameter (``L = ... + eps``) and its coefficient, if the loss has one."""
+def level_param(law: Law, priors: Mapping[str, Prior] | None = None) -> tuple[str, float] | None:
+    """The additive parameter (``L = ... + eps``) and its coefficient, if the loss has one
+    and its prior (from ``priors``, default the law's) is in :data:`LEVELLED`."""
     import sympy
 
+    pri = law.priors if priors is None else priors
     loss = expr.to_sympy(law.loss_tree)
     for name in law.params:
         d = sympy.diff(loss, sympy.Symbol(name))
-        if d.is_Number and d != 0 and law.priors[name].family in LEVELLED:
+        if d.is_Number and d != 0 and pri[name].family in LEVELLED:
             return name, float(d)
     return None
 
@@ -158,8 +162,8 @@ def build_model(
         raise FitError("pooled parameters need a group column: pass groups='column'")
     else:
         pooled_set = set()
-    shear = shear_terms(law, runs)
-    level = level_param(law)
+    shear = shear_terms(law, runs, pri)
+    level = level_param(law, pri)
     level_name, level_coef = level if level is not None else (None, 1.0)
     ns = expr.pytensor_ns()
     with pm.Model(coords=coords) as model:
@@ -176,9 +180,6 @@ def build_model(
             if name not in shear and name != level_name:
                 pop[name] = pri[name].pymc(name)
         for name, scale in shear.items():
-            if pri[name].family not in SCALABLE:  # a user prior replaced the default family
-                pop[name] = pri[name].pymc(name)
-                continue
             log_f0 = pt.log(expr.evaluate(scale, {**law.constants, **pop, **ref}, ns))
             pop[name] = pri[name].pymc(name, shift=log_f0)
         if level_name is not None:  # sampled last: its offset is the rest of the loss at x0

@@ -38,6 +38,22 @@ def test_shear_is_applied_to_power_law_prefactors():
     assert set(shear_terms(bm.get_law("zhao2025"), runs)) == {"a", "b", "c", "e", "f", "m", "n", "k"}
 
 
+def test_reparametrisation_follows_the_priors_the_fit_uses():
+    """A user's prior decides, not the law file's: a scale sqrt(c) is positive only while c's
+    prior is; an irreducible loss with a prior family that cannot be shifted is sampled plainly."""
+    from bayesmoe.fit import resolve_priors
+
+    law = bm.Law.from_dict({
+        "name": "sqrt_scale", "citation": "test", "inputs": ["N"], "loss": "E + A * sqrt(c) * N**(-alpha)",
+        "params": {"E": {"prior": "Uniform(0.1, 5)"}, "A": {"prior": "LogNormal(5, 3)"},
+                   "c": {"prior": "LogNormal(0, 1)"}, "alpha": {"prior": "Uniform(0.02, 1.5)"}},
+    })  # fmt: skip
+    assert set(shear_terms(law)) == {"A"}
+    assert shear_terms(law, priors=resolve_priors(law, {"c": "Normal(1, 1)"})) == {}
+    assert level_param(law) == ("E", 1.0)
+    assert level_param(law, resolve_priors(law, {"E": "HalfNormal(2)"})) is None
+
+
 def test_level_param_is_the_additive_term():
     assert level_param(bm.get_law("chinchilla")) == ("E", 1.0)
     assert level_param(bm.get_law("zhao2025")) == ("eps", 1.0)
