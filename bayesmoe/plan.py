@@ -212,17 +212,20 @@ def _per_draw(problem: Problem, params: Mapping[str, np.ndarray], n: int, price:
         value = _loss(problem, p, z, disc)
         return value + price * np.exp(z[..., 0]) / 1e9 if price else value
 
-    z = None
-    for _ in range(3 if disc_names else 1):
-        z, _ = _zoom(lambda zz, cur=current: cost(zz, cur), problem.lo, problem.hi, n)
-        if disc_names:
-            zz = z[:, None, :]
-            values = np.stack(
-                [cost(zz, {k: np.full((n, 1), c[i]) for i, k in enumerate(disc_names)})[:, 0] for c in combos], axis=1
-            )
-            pick = np.argmin(values, axis=1)
-            current = {k: np.array([combos[j][i] for j in pick]).reshape(n, 1) for i, k in enumerate(disc_names)}
+    # Alternate: sizes for the current discrete choice, then the best discrete choice at those
+    # sizes; stop once no draw changes its choice (the sizes are then optimal for it).
     z, _ = _zoom(lambda zz: cost(zz, current), problem.lo, problem.hi, n)
+    for _ in range(3 if disc_names else 0):
+        zz = z[:, None, :]
+        values = np.stack(
+            [cost(zz, {k: np.full((n, 1), c[i]) for i, k in enumerate(disc_names)})[:, 0] for c in combos], axis=1
+        )
+        pick = np.argmin(values, axis=1)
+        new = {k: np.array([combos[j][i] for j in pick]).reshape(n, 1) for i, k in enumerate(disc_names)}
+        if all(np.array_equal(new[k], current[k]) for k in disc_names):
+            break
+        current = new
+        z, _ = _zoom(lambda zz, cur=current: cost(zz, cur), problem.lo, problem.hi, n)
     x = problem.inputs(z[:, None, :], current)
     loss = _loss(problem, p, z[:, None, :], current)[:, 0]
     if not np.all(np.isfinite(loss)):
