@@ -131,11 +131,20 @@ class Calibration:
             }
         )
 
+    def convergence(self) -> dict[str, float]:
+        """How many fits sampled well: share with R-hat > 1.01, share with divergences, median seconds."""
+        ok = self.ok
+        return {
+            "share_r_hat_over_1.01": float(np.mean([r["max_r_hat"] > 1.01 for r in ok])) if ok else float("nan"),
+            "share_with_divergences": float(np.mean([r["divergences"] > 0 for r in ok])) if ok else float("nan"),
+            "median_fit_s": float(np.median([r["seconds"] for r in ok])) if ok else float("nan"),
+        }
+
     def counts(self) -> dict[str, int]:
         return {s: sum(r.get("status") == s for r in self.results) for s in ("ok", "rejected", "failed")}
 
     def __repr__(self) -> str:
-        return f"Calibration of {self.law}: {self.counts()}\n" + self.coverage().to_string(
+        return f"Calibration of {self.law}: {self.counts()}; {self.convergence()}\n" + self.coverage().to_string(
             float_format=lambda v: f"{v:.3f}"
         )
 

@@ -32,6 +32,7 @@ SETUPS = {
         },
         "budget": 1e22,
         "plan_kwargs": {},
+        "sampler": {"tune": 500, "target_accept": 0.95},
     },
     "zhao2025": {
         "design": lambda: zhao_design(200, seed=12),
@@ -51,6 +52,8 @@ SETUPS = {
         },
         "budget": 1e22,
         "plan_kwargs": {"max_total_params": 1e11},
+        # the law file's hint is 0.99 / 2000 tuning steps; 1000 keeps 200 fits near 20 minutes
+        "sampler": {"tune": 1000, "target_accept": 0.99},
     },
 }
 
@@ -69,20 +72,24 @@ def main() -> None:
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
         entry: dict = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "bayesmoe": bm.__version__,
-                       "sims_per_seed": args.sims, "draws": args.draws, "per_seed": {}}  # fmt: skip
+                       "sims_per_seed": args.sims, "draws": args.draws, "chains": 2, **s["sampler"], "per_seed": {}}  # fmt: skip
         results = []
         for seed in seeds:
             t0 = time.perf_counter()
             cal = calibrate(name, s["design"](), sims=args.sims, out_dir=Path(__file__).parent / "results" / f"sbc-{name}-seed{seed}",
-                            priors=s["priors"], draws=args.draws, tune=args.draws, chains=2, target_accept=0.95,
+                            priors=s["priors"], draws=args.draws, chains=2, **s["sampler"],
                             budget=s["budget"], plan_kwargs=s["plan_kwargs"], scheduler=args.scheduler, seed=seed)  # fmt: skip
             print(f"seed {seed}:", cal)
-            entry["per_seed"][str(seed)] = {"wall_s": time.perf_counter() - t0, "counts": cal.counts(),
+            entry["per_seed"][str(seed)] = {"wall_s": time.perf_counter() - t0, "counts": cal.counts(), "convergence": cal.convergence(),
                                             "coverage": cal.coverage().to_dict(orient="index")}  # fmt: skip
             results += cal.results
         pooled = Calibration(name, results)  # every seed's simulations together
         print(f"all seeds {seeds}:", pooled)
-        entry |= {"counts": pooled.counts(), "coverage": pooled.coverage().to_dict(orient="index")}
+        entry |= {
+            "counts": pooled.counts(),
+            "convergence": pooled.convergence(),
+            "coverage": pooled.coverage().to_dict(orient="index"),
+        }
         summary[name] = entry
         out_path.write_text(json.dumps(summary, indent=2))
 

@@ -24,6 +24,9 @@ def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
     cov = cal.coverage()
     assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index)
     assert cov["coverage_90"].between(0, 1).all() and (cov["n"] == 3).all()
+    conv = cal.convergence()
+    rhats = [r["max_r_hat"] for r in cal.ok]
+    assert conv["share_r_hat_over_1.01"] == pytest.approx(sum(v > 1.01 for v in rhats) / 3) and conv["median_fit_s"] > 0
     assert sorted(p.name for p in tmp_path.glob("sim_*.json")) == ["sim_0000.json", "sim_0001.json", "sim_0002.json"]
     first = (tmp_path / "sim_0000.json").read_text()
     again = calibrate(
