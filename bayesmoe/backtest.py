@@ -169,7 +169,7 @@ def backtest(
         }
         preds.append(_pred_frame(f"{name} (Bayes)", pred * np.exp(sigma[:, None] * rng.standard_normal(pred.shape)), y))
         if baseline and not groups:
-            pf = huber_fit(law, train, starts=starts, bootstrap=bootstrap, seed=seed)
+            pf = huber_fit(law, train, priors=spec.get("priors"), starts=starts, bootstrap=bootstrap, seed=seed)
             boot = pf.predict_bootstrap(test.df)
             ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
             rows[f"{name} (Huber + bootstrap)"] = _scores(boot[ok], None, y, rng) | {"lpd_per_run": float("nan")}

@@ -8,6 +8,7 @@ support), and the law is compiled once to JAX so all starts run vectorised.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from bayesmoe import expr
+from bayesmoe.errors import FitError
 from bayesmoe.laws import Law, get_law
+from bayesmoe.priors import Prior
 from bayesmoe.runs import Runs, load_runs
 
 HUBER_DELTA = 1e-3
@@ -42,17 +45,19 @@ class PointFit:
         return np.asarray(self.law.loss_fn(p, x), float)
 
 
-def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray) -> Any:
+def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: Mapping[str, Prior]) -> Any:
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    names = law.params
-    priors = [law.priors[k] for k in names]
+    names = [k for k in law.params if pri[k].family != "Fixed"]
+    held = {k: pri[k].args[0] for k in law.params if pri[k].family == "Fixed"}
+    priors = [pri[k] for k in names]
     ns = expr.jax_ns()
 
     def unpack(z: Any) -> dict[str, Any]:
-        return {k: p.from_free(z[i], jnp) for i, (k, p) in enumerate(zip(names, priors, strict=True))}
+        free = {k: p.from_free(z[i], jnp) for i, (k, p) in enumerate(zip(names, priors, strict=True))}
+        return free | {k: jnp.full(jnp.shape(z[0]), v) for k, v in held.items()}
 
     def objective(z: Any, w: Any) -> Any:
         mu = law.loss_fn(unpack(z), x, ns)
@@ -65,20 +70,30 @@ def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray) -> Any
     return objective, unpack
 
 
-def huber_fit(law: str | Law, runs: Runs | Any, *, starts: int = 256, bootstrap: int = 200, seed: int = 0) -> PointFit:
-    """Multi-start Huber/BFGS fit and ``bootstrap`` resampled refits (from the best start)."""
+def huber_fit(law: str | Law, runs: Runs | Any, *, priors: Mapping[str, str | Prior] | None = None, starts: int = 256,
+              bootstrap: int = 200, seed: int = 0) -> PointFit:  # fmt: skip
+    """Multi-start Huber/BFGS fit and ``bootstrap`` resampled refits (from the best start).
+
+    ``priors`` only set each parameter's range and starting draws, except ``Fixed`` ones,
+    which are held at their value (as in the Bayesian fit they are compared with).
+    """
     import jax
     import jax.numpy as jnp
     from jax.scipy.optimize import minimize
+
+    from bayesmoe.fit import resolve_priors
 
     law = get_law(law)
     runs = load_runs(runs)
     x = runs.inputs(law.inputs)
     y = np.log(runs.loss())
-    objective, unpack = _objective_builder(law, x, y)
+    pri = resolve_priors(law, priors)
+    objective, unpack = _objective_builder(law, x, y, pri)
     rng = np.random.default_rng(seed)
-    priors = [law.priors[k] for k in law.params]
-    z0 = np.stack([np.asarray(p.to_free(np.clip(p.sample(rng, starts), *_inner(p)))) for p in priors], axis=1)
+    priors_free = [pri[k] for k in law.params if pri[k].family != "Fixed"]
+    if not priors_free:
+        raise FitError(f"every parameter of {law.name!r} is fixed: nothing for the point fit to estimate")
+    z0 = np.stack([np.asarray(p.to_free(np.clip(p.sample(rng, starts), *_inner(p)))) for p in priors_free], axis=1)
     w1 = jnp.ones(len(y))
 
     @jax.jit
@@ -99,7 +114,8 @@ def huber_fit(law: str | Law, runs: Runs | Any, *, starts: int = 256, bootstrap:
     zb, _ = boot(jnp.asarray(z_best), jnp.asarray(weights))
     table = pd.DataFrame({k: np.asarray(v) for k, v in unpack(zb.T).items()})
     mu = np.asarray(law.loss_fn(params, x), float)
-    resid_sd = float(np.std(np.log(mu) - y, ddof=len(law.params)) if n > len(law.params) else np.std(np.log(mu) - y))
+    k = len(priors_free)
+    resid_sd = float(np.std(np.log(mu) - y, ddof=k) if n > k else np.std(np.log(mu) - y))
     return PointFit(law, params, float(fs[best]), table, resid_sd)
 
 

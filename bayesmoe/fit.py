@@ -40,6 +40,7 @@ from bayesmoe.columns import CANONICAL, SIZE_COLUMNS
 from bayesmoe.config import GROUP_SCALE, HDI_PROB, SIGMA_SCALE
 from bayesmoe.diagnostics import Diagnostics, check
 from bayesmoe.errors import BayesMoEError, FitError, SamplingWarning
+from bayesmoe.identify import identifiability
 from bayesmoe.laws import Law, get_law
 from bayesmoe.priors import Prior
 from bayesmoe.runs import Runs, load_runs
@@ -54,6 +55,19 @@ LIKELIHOODS = ("normal", "studentt")
 SCALABLE = ("LogNormal", "LogUniform", "Normal")
 #: prior families of an additive parameter that can be sampled as the loss at the reference point
 LEVELLED = ("Normal", "LogNormal", "Uniform")
+
+
+def linear_params(law: Law) -> dict[str, Any]:
+    """Parameters the loss is linear in (prefactors), each with its SymPy ``dL/dp``."""
+    import sympy
+
+    loss = expr.to_sympy(law.loss_tree)
+    out: dict[str, Any] = {}
+    for name in law.params:
+        d = sympy.diff(loss, sympy.Symbol(name))
+        if d != 0 and sympy.Symbol(name) not in d.free_symbols:
+            out[name] = d
+    return out
 
 
 def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] | None = None) -> dict[str, expr.Node]:
@@ -71,14 +85,7 @@ def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] 
     import sympy
 
     pri = law.priors if priors is None else priors
-    loss = expr.to_sympy(law.loss_tree)
-    linear: dict[str, Any] = {}
-    for name in law.params:
-        if pri[name].family not in SCALABLE:
-            continue
-        d = sympy.diff(loss, sympy.Symbol(name))
-        if d != 0 and sympy.Symbol(name) not in d.free_symbols:
-            linear[name] = d
+    linear = {k: d for k, d in linear_params(law).items() if pri[k].family in SCALABLE}
     fixed = {sympy.Symbol(k): sympy.Float(pri[k].typical()) for k in linear}
     if runs is not None:  # the scale is only ever evaluated at the reference point
         ref = runs.reference([k for k in law.inputs if k in runs.df])
@@ -86,7 +93,7 @@ def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] 
         fixed |= {sympy.Symbol(k): sympy.Float(v) for k, v in law.constants.items()}
     positive = {k for k in law.inputs if k in SIZE_COLUMNS or (k in CANONICAL and CANONICAL[k].minimum > 0)}
     positive |= {k for k in law.params if pri[k].support == "positive"}
-    positive |= {k for k in law.params if pri[k].support == "interval" and pri[k].bounds[0] >= 0}
+    positive |= {k for k in law.params if pri[k].support in ("interval", "point") and pri[k].bounds[0] >= 0}
     positive |= {k for k, v in law.constants.items() if v > 0}
     out: dict[str, expr.Node] = {}
     for name, d in linear.items():
@@ -158,6 +165,10 @@ def build_model(
         unknown = pooled_set - set(law.params)
         if unknown:
             raise FitError(f"pooled names {sorted(unknown)} are not parameters of {law.name!r} ({law.params})")
+        held = sorted(k for k in pooled_set if pri[k].family == "Fixed")
+        if held and pooled is not None:
+            raise FitError(f"{held} are held at fixed values, so they cannot also vary by group; drop them from pooled")
+        pooled_set -= set(held)  # a law's default pooling does not apply to a parameter the user fixed
     elif pooled:
         raise FitError("pooled parameters need a group column: pass groups='column'")
     else:
@@ -328,7 +339,8 @@ class Fit:
     @property
     def var_names(self) -> list[str]:
         post = self.idata.posterior
-        names = list(self.law.params) + [f"{p}_group" for p in self.pooled] + [f"{p}_tau" for p in self.pooled]
+        sampled = [p for p in self.law.params if not (p in self.priors and self.priors[p].family == "Fixed")]
+        names = sampled + [f"{p}_group" for p in self.pooled] + [f"{p}_tau" for p in self.pooled]
         names += [v for v in ("sigma", "nu") if v in post]
         return [n for n in names if n in post]
 
@@ -359,6 +371,7 @@ class Fit:
     def diagnostics(self) -> Diagnostics:
         if self._diagnostics is None:
             self._diagnostics = check(self.idata, self.var_names)
+            self._diagnostics.messages += list(self.settings.get("identifiability", []))
         return self._diagnostics
 
     def predict(self, grid: Any, *, group: str | None = None, predictive: bool = False, seed: int = 0) -> xr.DataArray:
@@ -520,9 +533,11 @@ def fit(
         warnings.simplefilter("ignore")
         idata.add_groups(log_likelihood=xr.Dataset({"log_loss": ll}), observed_data=obs)
     elapsed = time.perf_counter() - t0
+    median = {k: float(idata.posterior[k].median()) for k in law.params}
+    ident = identifiability(law, runs, pri, point=median)
     settings = dict(
         sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
-        likelihood=likelihood, wall_time_s=round(elapsed, 3),
+        likelihood=likelihood, wall_time_s=round(elapsed, 3), identifiability=ident.messages(),
     )  # fmt: skip
     result = Fit(law, runs, idata, settings=settings, priors=pri, groups=groups, pooled=model.bayesmoe_pooled)
     diag = result.diagnostics()

@@ -16,8 +16,10 @@ import numpy as np
 
 from bayesmoe.errors import PriorError
 
-#: family -> (argument names, support: "real" | "positive" | "interval")
+#: family -> (argument names, support: "real" | "positive" | "interval" | "point")
+#: ``Fixed(value)`` holds a parameter at a known value (e.g. one the runs cannot identify).
 FAMILIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "Fixed": (("value",), "point"),
     "Normal": (("mu", "sigma"), "real"),
     "StudentT": (("nu", "mu", "sigma"), "real"),
     "HalfNormal": (("sigma",), "positive"),
@@ -90,6 +92,8 @@ class Prior:
 
     @property
     def bounds(self) -> tuple[float, float]:
+        if self.support == "point":
+            return self.args[0], self.args[0]
         if self.support == "interval":
             return self.kw["lower"], self.kw["upper"]
         if self.support == "positive":
@@ -108,6 +112,8 @@ class Prior:
         import pymc as pm
 
         kw = self.kw
+        if self.family == "Fixed":
+            return pm.Deterministic(name, pm.math.constant(kw["value"], dtype="float64"), dims=dims)
         if self.family == "LogNormal":
             u = pm.Normal(f"log_{name}_ref", mu=kw["mu"] + shift, sigma=kw["sigma"], dims=dims)
             return pm.Deterministic(name, pm.math.exp(u - shift), dims=dims)
@@ -123,6 +129,11 @@ class Prior:
             c = pm.math.exp(shift)
             u = pm.Normal(f"{name}_ref", mu=kw["mu"] * c, sigma=kw["sigma"] * c, dims=dims)
             return pm.Deterministic(name, u / c, dims=dims)
+        if self.family == "Normal":
+            # standardised: samplers start chains at the prior centre plus U(-1, 1) in the sampled
+            # coordinate, which for Normal(0, 0.05) would be 20 prior sds out
+            z = pm.Normal(f"{name}_std", mu=0.0, sigma=1.0, dims=dims)
+            return pm.Deterministic(name, kw["mu"] + kw["sigma"] * z, dims=dims)
         dist = getattr(pm, self.family)
         return dist(name, **kw, dims=dims)
 
@@ -159,6 +170,8 @@ class Prior:
         """Draw from the prior with NumPy (simulation, calibration)."""
         kw = self.kw
         f = self.family
+        if f == "Fixed":
+            return np.full(size, kw["value"]) if size is not None else kw["value"]
         if f == "Normal":
             return rng.normal(kw["mu"], kw["sigma"], size)
         if f == "StudentT":
@@ -192,6 +205,8 @@ class Prior:
 
     def contains(self, value: float) -> bool:
         lo, hi = self.bounds
+        if self.support == "point":
+            return math.isclose(value, lo, rel_tol=1e-12, abs_tol=0.0)
         return lo < value < hi if self.support != "real" else math.isfinite(value)
 
     # ------------------------------------------------- unconstrained space (group offsets)

@@ -76,6 +76,20 @@ def test_reparametrised_priors_are_unchanged():
     assert stats.kstest(np.log(draw["e"]), stats.norm(-1.0, 2.0).cdf).pvalue > 0.001
     assert stats.kstest(np.log(draw["a"]), stats.uniform(0.0, np.log(1000.0)).cdf).pvalue > 0.001
     assert {"eps_level", "n_ref", "log_e_ref", "log_a_ref"} <= {v.name for v in model.free_RVs}
+    # a plain Normal prior is sampled standardised (chains start within a prior sd of its centre)
+    model = build_model(bm.get_law("ludziejewski2025"), bm.simulate("ludziejewski2025", _routing_like(), None, seed=2))
+    with model:
+        prior = pm.sample_prior_predictive(4000, random_seed=1, var_names=["gamma"]).prior
+    assert stats.kstest(prior["gamma"].values.ravel(), stats.norm(0.0, 0.05).cdf).pvalue > 0.001
+    assert "gamma_std" in {v.name for v in model.free_RVs}
+
+
+def _routing_like():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"N_a": np.geomspace(1e7, 1e9, 30), "D": np.geomspace(1e9, 1e11, 30)[rng.permutation(30)],
+                         "E": rng.choice([1.0, 8.0, 64.0], 30)})  # fmt: skip
 
 
 def test_shear_keeps_the_prior_of_the_prefactor(chinchilla_runs):
