@@ -91,6 +91,7 @@ def main() -> None:
     \b
     Examples:
       bayesmoe laws
+      bayesmoe identify --law chinchilla --data runs.csv
       bayesmoe fit --law chinchilla --data runs.csv --out fit.nc --groups corpus
       bayesmoe demo
     """
@@ -203,6 +204,40 @@ def fit_cmd(law: str, data: str, out: str, groups: str | None, sampler: str | No
         _print_fit(f)
         click.echo(f"\nSaved to {out_path}")
     if strict and not f.diagnostics().ok:
+        sys.exit(EXIT_DIAGNOSTICS)
+
+
+@main.command("identify")
+@click.option("--law", required=True, help="Catalogue name or path to a law .toml file.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Runs table (.csv or .parquet).")
+@click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
+@click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
+@click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'beta=Fixed(0.47)'.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def identify_cmd(law: str, data: str, mapping: tuple, scale: tuple, prior: tuple, as_json: bool) -> None:
+    """Say which parameter combinations the runs can identify, before spending a fit on them.
+
+    Exit code 0 when every combination is identified, 1 when some rest on their priors.
+
+    \b
+    Example:
+      bayesmoe identify --law ludziejewski2025 --data runs.csv --prior 'beta=Fixed(0.1775)'
+    """
+    import bayesmoe as bm
+    from bayesmoe.fit import resolve_priors
+    from bayesmoe.identify import identifiability
+
+    runs = bm.load_runs(data, columns=_pairs(mapping, "--map") or None, scale=_pairs(scale, "--scale", float) or None)
+    law_obj = bm.get_law(law)
+    runs.require(law_obj.inputs, f"law {law_obj.name!r}", {k: law_obj.input_bounds(k) for k in law_obj.inputs})
+    check = identifiability(law_obj, runs, resolve_priors(law_obj, _pairs(prior, "--prior") or None))
+    if as_json:
+        emit_json({"law": law_obj.name, "ok": check.ok, "constant_inputs": check.constant_inputs,
+                   "weak": [{"strength": w.strength, "weights": w.weights} for w in check.weak],
+                   "suggest_fixed": {k: check.point[k] for k in check.suggest_fixed}})  # fmt: skip
+    else:
+        click.echo(str(check))
+    if not check.ok:
         sys.exit(EXIT_DIAGNOSTICS)
 
 

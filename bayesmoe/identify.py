@@ -144,7 +144,7 @@ def identifiability(
     for k, v in x.items():
         lo, hi = float(np.min(v)), float(np.max(v))
         if (lo > 0 and hi / lo - 1 < CONSTANT_SPREAD) or lo == hi:
-            constant[k] = float(np.exp(np.mean(np.log(v)))) if lo > 0 else lo
+            constant[k] = float(np.exp(np.mean(np.log(v)))) if lo > 0 and lo != hi else lo
     with np.errstate(all="ignore"):
         base = np.asarray(law.loss_fn(point, x), float)
     if not names or not np.all(np.isfinite(base) & (base > 0)):

@@ -61,3 +61,17 @@ def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path)
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert pd.Series(lines).str.contains(message).any(), proc.stderr
     assert not (tmp_path / "f.nc").exists()
+
+
+def test_identify_names_what_the_runs_cannot_pin_down(runs_csv, tmp_path):
+    code, out, _ = run("identify", "--law", "chinchilla", "--data", str(runs_csv), "--map", "params=N", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    flat = pd.read_csv(runs_csv).assign(D=2e11)  # every run at one D: B, beta and E confounded
+    path = tmp_path / "flat.csv"
+    flat.to_csv(path, index=False)
+    code, out, _ = run("identify", "--law", "chinchilla", "--data", str(path), "--map", "params=N", "--json")
+    payload = json.loads(out)
+    assert code == 1 and payload["constant_inputs"] == {"D": 2e11} and "beta" in payload["suggest_fixed"]
+    code, out, _ = run("identify", "--law", "chinchilla", "--data", str(path), "--map", "params=N",
+                       "--prior", "beta=Fixed(0.3)", "--prior", "B=Fixed(400)")  # fmt: skip
+    assert code == 0 and "identify every parameter" in out
