@@ -85,8 +85,8 @@ def _held(name: str, runs: bm.Runs) -> dict[str, str]:
     data term and its G / S / granularity terms are constants here; bayesmoe.identify names
     one parameter per confounded combination, and those are held at the published values.
     """
-    pub = bm.get_law(name).published()
-    return {k: f"Fixed({pub[k]:.6g})" for k in identifiability(name, runs).suggest_fixed}
+    check = identifiability(name, runs)  # its check point is the published values
+    return {k: f"Fixed({check.point[k]:.6g})" for k in check.suggest_fixed}
 
 
 def part2() -> dict:
