@@ -28,6 +28,9 @@ from bayesmoe.runs import Runs, load_runs
 
 #: Relative spread (max/min - 1) below which an input counts as constant across the runs.
 CONSTANT_SPREAD = 0.01
+#: Root-mean-square sensitivity of log loss below which a parameter has no effect on the runs
+#: (observation noise on log loss is 1e-3..1e-2).
+NO_EFFECT = 1e-7
 
 
 @dataclass
@@ -100,7 +103,7 @@ def _sensitivity(law: Law, x: Mapping[str, np.ndarray], pri: Mapping[str, Prior]
                  names: list[str]) -> np.ndarray:  # fmt: skip
     """d log L / d phi by central differences on the unconstrained scale (runs x names)."""
     z0 = np.array([float(pri[k].to_free(point[k])) for k in names])
-    h = 1e-5 * np.maximum(1.0, np.abs(z0))
+    h = 1e-4 * np.maximum(1.0, np.abs(z0))
 
     def log_loss(z: np.ndarray) -> np.ndarray:
         p = dict(point) | {k: float(pri[k].from_free(z[j])) for j, k in enumerate(names)}
@@ -151,6 +154,9 @@ def identifiability(
         # nothing sampled, or the law is undefined at the check point: no local statement to make
         return Identifiability(law.name, point, np.array([]), [], [], constant, point_source)
     J = np.nan_to_num(_sensitivity(law, x, pri, point, names), nan=0.0, posinf=0.0, neginf=0.0)
+    # a parameter that moves log loss by under NO_EFFECT per unit of its sampling scale at every
+    # run (its term negligible here) has no effect; its column would otherwise be rounding noise
+    J[:, np.sqrt(np.mean(J**2, axis=0)) < NO_EFFECT] = 0.0
     norms = np.linalg.norm(J, axis=0)
     Jn = J / np.where(norms > 0, norms, 1.0)
     _, s, vt = np.linalg.svd(Jn, full_matrices=False)
@@ -185,7 +191,9 @@ def _suggest(Jn: np.ndarray, names: list[str], tol: float, avoid: Mapping[str, f
             break
         if s[-1] / s[0] >= tol and len(s) == len(keep):
             break
-        j = keep[int(np.argmax(np.abs(vt[-1]) * penalty[keep]))]
+        # near-ties (|weights| equal to 2 decimals, e.g. k and c in P*k + c) go to the earlier
+        # parameter in the law's order, so the suggestion does not flip on rounding noise
+        j = keep[int(np.argmax(np.round(np.abs(vt[-1]) * penalty[keep], 2)))]
         fixed.append(names[j])
         keep.remove(j)
     return fixed
