@@ -45,13 +45,14 @@ class PointFit:
         return np.asarray(self.law.loss_fn(p, x), float)
 
 
-def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: Mapping[str, Prior]) -> Any:
+def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: Mapping[str, Prior],
+                       names: list[str]) -> Any:  # fmt: skip
+    """Huber objective over the free parameters ``names``; the others are held (``Fixed``)."""
     import jax
     import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
-    names = [k for k in law.params if pri[k].family != "Fixed"]
-    held = {k: pri[k].args[0] for k in law.params if pri[k].family == "Fixed"}
+    held = {k: pri[k].args[0] for k in law.params if k not in names}
     priors = [pri[k] for k in names]
     ns = expr.jax_ns()
 
@@ -88,12 +89,14 @@ def huber_fit(law: str | Law, runs: Runs | Any, *, priors: Mapping[str, str | Pr
     x = runs.inputs(law.inputs)
     y = np.log(runs.loss())
     pri = resolve_priors(law, priors)
-    objective, unpack = _objective_builder(law, x, y, pri)
-    rng = np.random.default_rng(seed)
-    priors_free = [pri[k] for k in law.params if pri[k].family != "Fixed"]
-    if not priors_free:
+    free = [k for k in law.params if not pri[k].fixed]
+    if not free:
         raise FitError(f"every parameter of {law.name!r} is fixed: nothing for the point fit to estimate")
-    z0 = np.stack([np.asarray(p.to_free(np.clip(p.sample(rng, starts), *_inner(p)))) for p in priors_free], axis=1)
+    objective, unpack = _objective_builder(law, x, y, pri, free)
+    rng = np.random.default_rng(seed)
+    z0 = np.stack(
+        [np.asarray(pri[k].to_free(np.clip(pri[k].sample(rng, starts), *_inner(pri[k])))) for k in free], axis=1
+    )
     w1 = jnp.ones(len(y))
 
     @jax.jit
@@ -114,7 +117,7 @@ def huber_fit(law: str | Law, runs: Runs | Any, *, priors: Mapping[str, str | Pr
     zb, _ = boot(jnp.asarray(z_best), jnp.asarray(weights))
     table = pd.DataFrame({k: np.asarray(v) for k, v in unpack(zb.T).items()})
     mu = np.asarray(law.loss_fn(params, x), float)
-    k = len(priors_free)
+    k = len(free)
     resid_sd = float(np.std(np.log(mu) - y, ddof=k) if n > k else np.std(np.log(mu) - y))
     return PointFit(law, params, float(fs[best]), table, resid_sd)
 

@@ -165,7 +165,7 @@ def build_model(
         unknown = pooled_set - set(law.params)
         if unknown:
             raise FitError(f"pooled names {sorted(unknown)} are not parameters of {law.name!r} ({law.params})")
-        held = sorted(k for k in pooled_set if pri[k].family == "Fixed")
+        held = sorted(k for k in pooled_set if pri[k].fixed)
         if held and pooled is not None:
             raise FitError(f"{held} are held at fixed values, so they cannot also vary by group; drop them from pooled")
         pooled_set -= set(held)  # a law's default pooling does not apply to a parameter the user fixed
@@ -339,7 +339,7 @@ class Fit:
     @property
     def var_names(self) -> list[str]:
         post = self.idata.posterior
-        sampled = [p for p in self.law.params if not (p in self.priors and self.priors[p].family == "Fixed")]
+        sampled = [p for p in self.law.params if not (p in self.priors and self.priors[p].fixed)]
         names = sampled + [f"{p}_group" for p in self.pooled] + [f"{p}_tau" for p in self.pooled]
         names += [v for v in ("sigma", "nu") if v in post]
         return [n for n in names if n in post]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,8 @@ class Identifiability:
     singular_values: np.ndarray  # relative, largest first
     weak: list[WeakDirection]
     suggest_fixed: list[str]
-    constant_inputs: dict[str, float] = field(default_factory=dict)
-    point_source: str = "published values or prior medians"
+    constant_inputs: dict[str, float]
+    point_source: str  # where the check looked: posterior medians, or published values / prior medians
 
     @property
     def ok(self) -> bool:
@@ -90,7 +90,7 @@ def _point(law: Law, pri: Mapping[str, Prior]) -> dict[str, float]:
     out = {}
     for k in law.params:
         pub = law.spec.params[k].published
-        if pri[k].family == "Fixed":
+        if pri[k].fixed:
             out[k] = pri[k].args[0]
         elif isinstance(pub, int | float) and pri[k].contains(float(pub)):
             out[k] = float(pub)
@@ -136,12 +136,13 @@ def identifiability(
     """
     law = get_law(law)
     runs = load_runs(runs)
+    runs.require(law.inputs, f"law {law.name!r}", {k: law.input_bounds(k) for k in law.inputs})
     pri = dict(law.priors) | dict(priors or {})
     if point is None:
         point, point_source = _point(law, pri), "published values or prior medians"
     else:
         point = _point(law, pri) | {k: float(v) for k, v in point.items() if k in law.params}
-    names = [k for k in law.params if pri[k].family != "Fixed"]
+    names = [k for k in law.params if not pri[k].fixed]
     x = runs.inputs(law.inputs)
     constant = {}
     for k, v in x.items():

@@ -91,6 +91,11 @@ class Prior:
         return FAMILIES[self.family][1]
 
     @property
+    def fixed(self) -> bool:
+        """True for ``Fixed(value)``: the parameter is held, not sampled or optimised."""
+        return self.support == "point"
+
+    @property
     def bounds(self) -> tuple[float, float]:
         if self.support == "point":
             return self.args[0], self.args[0]
