@@ -52,16 +52,27 @@ class Main(click.Group):
             exc.show()
             sys.exit(EXIT_INPUT)
         except (click.exceptions.Abort, KeyboardInterrupt):
-            click.echo("error: interrupted; no output file was left half-written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            _fail("", EXIT_INTERRUPTED)
         except BayesMoEError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_INPUT)
+            _fail(f"error: {exc}", EXIT_INPUT)
         except Exception as exc:  # last resort: still one line, no traceback
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
-            sys.exit(EXIT_INTERNAL)
+            _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)", EXIT_INTERNAL)
         finally:
             interrupt.restore(previous)
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr and the exit code; after a stop, any error is the stop's aftermath.
+
+    A SIGTERM that lands inside compiled code (a model being compiled, say) is swallowed there
+    and resurfaces as some other error; the recorded stop decides what the exit says.
+    """
+    from bayesmoe import interrupt
+
+    if code == EXIT_INTERRUPTED or interrupt.stopped():
+        message, code = "error: interrupted; no output file was left half-written", EXIT_INTERRUPTED
+    click.echo(message, err=True)
+    sys.exit(code)
 
 
 def _pairs(values: tuple[str, ...], what: str, cast: Any = str) -> dict[str, Any]:

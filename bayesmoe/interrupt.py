@@ -25,6 +25,11 @@ _temp_paths: set[Path] = set()
 _lock = threading.Lock()
 
 
+def stopped() -> bool:
+    """Whether a stop was asked for since the handlers were installed."""
+    return _requested.is_set()
+
+
 def check() -> None:
     """Raise :class:`KeyboardInterrupt` if a stop was asked for (call before committing output)."""
     if _requested.is_set():

@@ -195,6 +195,24 @@ def test_stop_flag_blocks_atomic_commit(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_error_after_a_stop_exits_as_interrupted(capsys):
+    """A stop swallowed by compiled code can resurface as another error (a half-compiled model);
+    the CLI reports the stop, not that error."""
+    from bayesmoe import interrupt
+    from bayesmoe.cli import _fail
+
+    interrupt._requested.set()
+    try:
+        with pytest.raises(SystemExit) as exc:
+            _fail("error: sampling 'chinchilla' failed (RuntimeError: no compiled object yet)", 2)
+    finally:
+        interrupt._requested.clear()
+    assert exc.value.code == 130 and "interrupted" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        _fail("error: bad input", 2)
+    assert exc.value.code == 2 and capsys.readouterr().err.strip() == "error: bad input"
+
+
 SWALLOWED = """
 import signal, sys, time
 from pathlib import Path
