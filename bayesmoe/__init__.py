@@ -1,39 +1,78 @@
 """bayesmoe: Bayesian scaling laws for Mixture-of-Experts language models.
 
-The workflow reads ``load -> fit -> check -> predict -> decide -> compare``::
+The workflow reads ``runs -> laws -> fit -> check -> predict -> decide -> criticise -> report``
+(one sub-package per stage; see ARCHITECTURE.md)::
 
-    runs = bayesmoe.datasets.clark2022(router="S-Base")
-    fit = bayesmoe.fit("clark2022", runs)
+    import bayesmoe as bm
+
+    runs = bm.datasets.clark2022(router="S-Base")
+    fit = bm.fit("clark2022", runs)
     fit.diagnostics()
+    loss = bm.predict(fit, runs.df)
 """
 
 from __future__ import annotations
 
-import warnings
-
-warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing a major refactor", category=FutureWarning)
-
-__version__ = "0.1.0"
-
-from bayesmoe import datasets  # noqa: E402
-from bayesmoe.config import HDI_PROB  # noqa: E402
-from bayesmoe.errors import (  # noqa: E402
+from bayesmoe._version import __version__
+from bayesmoe.config import INTERVAL_PROB
+from bayesmoe.criticism import backtest, calibrate, compare
+from bayesmoe.decisions import (
+    Plan,
+    budget_for_target,
+    near_optimal_band,
+    optima,
+    plan,
+    predict,
+    surface_summary,
+)
+from bayesmoe.errors import (
     BayesMoEError,
     FitError,
     FitFileError,
     LawError,
+    MissingExtraError,
     PlanError,
+    PriorError,
     RunsError,
     SamplingWarning,
 )
-from bayesmoe.fit import Fit, fit  # noqa: E402
-from bayesmoe.io import load_fit as load  # noqa: E402
-from bayesmoe.laws import Law, get_law, list_laws, register_law  # noqa: E402
-from bayesmoe.runs import Runs, load_runs  # noqa: E402
-from bayesmoe.simulate import simulate  # noqa: E402
+from bayesmoe.inference import Fit, fit, identifiability, load
+from bayesmoe.laws import Law, Prior, get_law, list_laws, register_law, simulate
+from bayesmoe.runs import Runs, datasets, load_runs
 
 __all__ = [
-    "HDI_PROB", "BayesMoEError", "Fit", "FitError", "FitFileError", "Law", "LawError", "PlanError",
-    "Runs", "RunsError", "SamplingWarning", "datasets", "fit", "get_law", "list_laws", "load",
-    "load_runs", "register_law", "simulate",
-]  # fmt: skip
+    "INTERVAL_PROB",
+    "BayesMoEError",
+    "Fit",
+    "FitError",
+    "FitFileError",
+    "Law",
+    "LawError",
+    "MissingExtraError",
+    "Plan",
+    "PlanError",
+    "Prior",
+    "PriorError",
+    "Runs",
+    "RunsError",
+    "SamplingWarning",
+    "__version__",
+    "backtest",
+    "budget_for_target",
+    "calibrate",
+    "compare",
+    "datasets",
+    "fit",
+    "get_law",
+    "identifiability",
+    "list_laws",
+    "load",
+    "load_runs",
+    "near_optimal_band",
+    "optima",
+    "plan",
+    "predict",
+    "register_law",
+    "simulate",
+    "surface_summary",
+]

@@ -31,3 +31,7 @@ class PlanError(BayesMoEError, ValueError):
 
 class SamplingWarning(UserWarning):
     """Sampling finished but its diagnostics say the posterior may not be trustworthy."""
+
+
+class MissingExtraError(BayesMoEError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra to add."""

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import bayesmoe as bm
-from bayesmoe.calibrate import Calibration, calibrate
-from bayesmoe.simulate import generic_design, zhao_design
+from bayesmoe.criticism.calibration import Calibration, calibrate
+from bayesmoe.laws.simulation import generic_design, zhao_design
 
 SETUPS = {
     "chinchilla": {
@@ -71,17 +71,40 @@ def main() -> None:
     summary = json.loads(out_path.read_text()) if out_path.exists() else {}
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
-        entry: dict = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "bayesmoe": bm.__version__,
-                       "sims_per_seed": args.sims, "draws": args.draws, "chains": 2, **s["sampler"], "per_seed": {}}  # fmt: skip
+        entry: dict = {
+            "machine": platform.platform(),
+            "cpus": __import__("os").cpu_count(),
+            "bayesmoe": bm.__version__,
+            "sims_per_seed": args.sims,
+            "draws": args.draws,
+            "chains": 2,
+            **s["sampler"],
+            "per_seed": {},
+        }
         results = []
         for seed in seeds:
             t0 = time.perf_counter()
-            cal = calibrate(name, s["design"](), sims=args.sims, out_dir=Path(__file__).parent / "results" / f"sbc-{name}-seed{seed}",
-                            priors=s["priors"], draws=args.draws, chains=2, **s["sampler"],
-                            budget=s["budget"], plan_kwargs=s["plan_kwargs"], scheduler=args.scheduler, seed=seed)  # fmt: skip
+            cal = calibrate(
+                name,
+                s["design"](),
+                sims=args.sims,
+                out_dir=Path(__file__).parent / "results" / f"sbc-{name}-seed{seed}",
+                priors=s["priors"],
+                draws=args.draws,
+                chains=2,
+                **s["sampler"],
+                budget=s["budget"],
+                plan_kwargs=s["plan_kwargs"],
+                scheduler=args.scheduler,
+                seed=seed,
+            )
             print(f"seed {seed}:", cal)
-            entry["per_seed"][str(seed)] = {"wall_s": time.perf_counter() - t0, "counts": cal.counts(), "convergence": cal.convergence(),
-                                            "coverage": cal.coverage().to_dict(orient="index")}  # fmt: skip
+            entry["per_seed"][str(seed)] = {
+                "wall_s": time.perf_counter() - t0,
+                "counts": cal.counts(),
+                "convergence": cal.convergence(),
+                "coverage": cal.coverage().to_dict(orient="index"),
+            }
             results += cal.results
         pooled = Calibration(name, results)  # every seed's simulations together
         print(f"all seeds {seeds}:", pooled)

@@ -21,16 +21,18 @@ import numpy as np
 import xarray as xr
 
 import bayesmoe as bm
-from bayesmoe.plan import plan
-from bayesmoe.predict import surface_summary
+from bayesmoe.decisions.planning import plan
+from bayesmoe.decisions.prediction import surface_summary
 
 
 def chinchilla_posterior(draws: int = 1000, chains: int = 4, seed: int = 0) -> bm.Fit:
     rng = np.random.default_rng(seed)
     mean = {"E": 1.8172, "A": 482.01, "alpha": 0.3478, "B": 2085.43, "beta": 0.3658}
     sd = {"E": 0.03, "A": 50.0, "alpha": 0.01, "B": 200.0, "beta": 0.01}
-    post = xr.Dataset({k: (("chain", "draw"), rng.normal(mean[k], sd[k], (chains, draws))) for k in mean}
-                      | {"sigma": (("chain", "draw"), np.full((chains, draws), 0.01))})  # fmt: skip
+    post = xr.Dataset(
+        {k: (("chain", "draw"), rng.normal(mean[k], sd[k], (chains, draws))) for k in mean}
+        | {"sigma": (("chain", "draw"), np.full((chains, draws), 0.01))}
+    )
     f = bm.Fit.from_params("chinchilla", mean)
     f.idata = az.InferenceData(posterior=post)
     return f

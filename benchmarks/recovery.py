@@ -23,10 +23,22 @@ import numpy as np
 from scipy.special import logsumexp
 
 import bayesmoe as bm
-from bayesmoe.simulate import generic_design, zhao_design
+from bayesmoe.laws.simulation import generic_design, zhao_design
 
-ZHAO_TRUTH = {"e": 0.2, "f": 6.0, "m": 4.0, "n": -2.8, "k": 0.002, "h": 0.05, "a": 30.0, "alpha": 0.26,
-              "b": 20000.0, "beta": 0.45, "c": 25.0, "eps": 1.9}  # fmt: skip
+ZHAO_TRUTH = {
+    "e": 0.2,
+    "f": 6.0,
+    "m": 4.0,
+    "n": -2.8,
+    "k": 0.002,
+    "h": 0.05,
+    "a": 30.0,
+    "alpha": 0.26,
+    "b": 20000.0,
+    "beta": 0.45,
+    "c": 25.0,
+    "eps": 1.9,
+}
 
 
 def zhao_recovery(draws: int) -> dict:
@@ -44,12 +56,21 @@ def zhao_recovery(draws: int) -> dict:
     g_true = float(np.sqrt(ZHAO_TRUTH["f"] / ZHAO_TRUTH["e"]))
     d = fit.diagnostics()
     return {
-        "wall_s": round(wall, 1), "covered": covered, "n_covered": sum(covered.values()),
-        "G_star_true": g_true, "G_star_90": [float(g_lo), float(g_hi)], "G_star_covered": bool(g_lo <= g_true <= g_hi),
+        "wall_s": round(wall, 1),
+        "covered": covered,
+        "n_covered": sum(covered.values()),
+        "G_star_true": g_true,
+        "G_star_90": [float(g_lo), float(g_hi)],
+        "G_star_covered": bool(g_lo <= g_true <= g_hi),
         "settings": {k: fit.settings[k] for k in ("draws", "tune", "chains", "target_accept", "sampler")},
-        "max_r_hat": d.max_r_hat, "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences,
-        "table": {k: [float(s.loc[k, "mean"]), float(s.loc[k, "hdi_5%"]), float(s.loc[k, "hdi_95%"]), ZHAO_TRUTH[k]] for k in ZHAO_TRUTH},
-    }  # fmt: skip
+        "max_r_hat": d.max_r_hat,
+        "min_ess_bulk": d.min_ess_bulk,
+        "divergences": d.divergences,
+        "table": {
+            k: [float(s.loc[k, "mean"]), float(s.loc[k, "hdi_5%"]), float(s.loc[k, "hdi_95%"]), ZHAO_TRUTH[k]]
+            for k in ZHAO_TRUTH
+        },
+    }
 
 
 def lpd(fit: bm.Fit, runs: bm.Runs, group: str | None) -> tuple[float, float]:
@@ -108,16 +129,20 @@ def main() -> None:
     out = {"machine": platform.platform(), "cpus": __import__("os").cpu_count(), "bayesmoe": bm.__version__}
     out["zhao2025"] = zhao_recovery(n)
     z = out["zhao2025"]
-    print(f"zhao2025 (446 runs): {z['n_covered']}/12 covered; G* {z['G_star_true']:.2f} in {z['G_star_90']} -> {z['G_star_covered']}; "
-          f"R-hat {z['max_r_hat']:.3f}, min ESS {z['min_ess_bulk']:.0f}, divergences {z['divergences']}, {z['wall_s']} s")  # fmt: skip
+    print(
+        f"zhao2025 (446 runs): {z['n_covered']}/12 covered; G* {z['G_star_true']:.2f} in {z['G_star_90']} -> {z['G_star_covered']}; "
+        f"R-hat {z['max_r_hat']:.3f}, min ESS {z['min_ess_bulk']:.0f}, divergences {z['divergences']}, {z['wall_s']} s"
+    )
     for k, (m, lo, hi, t) in z["table"].items():
         print(
             f"  {k:>6}: mean {m:10.4g}  90% [{lo:10.4g}, {hi:10.4g}]  truth {t:10.4g}  {'ok' if lo <= t <= hi else 'MISS'}"
         )
     out["pooling"] = p = pooling(n, n)
-    print(f"pooling: alpha covered per group {p['alpha_covered']}; held-out elpd pooled {p['heldout_elpd']['pooled']:.1f} vs alone "
-          f"{p['heldout_elpd']['alone']:.1f}; median abs error pooled {p['heldout_median_abs_error']['pooled']:.4f} vs alone "
-          f"{p['heldout_median_abs_error']['alone']:.4f} -> pooled better: {p['pooled_better']}")  # fmt: skip
+    print(
+        f"pooling: alpha covered per group {p['alpha_covered']}; held-out elpd pooled {p['heldout_elpd']['pooled']:.1f} vs alone "
+        f"{p['heldout_elpd']['alone']:.1f}; median abs error pooled {p['heldout_median_abs_error']['pooled']:.4f} vs alone "
+        f"{p['heldout_median_abs_error']['alone']:.4f} -> pooled better: {p['pooled_better']}"
+    )
     path = Path(__file__).parent / "results" / "recovery.json"
     path.write_text(json.dumps(out, indent=2))
     print(f"wrote {path}")

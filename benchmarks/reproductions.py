@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 import bayesmoe as bm
-from bayesmoe.backtest import backtest
-from bayesmoe.compare import compare
-from bayesmoe.identify import identifiability
+from bayesmoe.criticism.backtesting import backtest
+from bayesmoe.criticism.comparison import compare
+from bayesmoe.inference.identify import identifiability
 
 warnings.simplefilter("ignore")
 OUT = Path(__file__).parent / "results" / "reproductions.json"
@@ -82,7 +82,7 @@ def _held(name: str, runs: bm.Runs) -> dict[str, str]:
     """Hold at their published values the parameters these runs cannot identify.
 
     Every routing run has the same D (and G = 1, S = 0, granularity = 1), so each law's
-    data term and its G / S / granularity terms are constants here; bayesmoe.identify names
+    data term and its G / S / granularity terms are constants here; bayesmoe.inference.identify names
     one parameter per confounded combination, and those are held at the published values.
     """
     check = identifiability(name, runs)  # its check point is the published values

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 import bayesmoe as bm
-from bayesmoe.baseline import huber_fit
-from bayesmoe.simulate import generic_design, zhao_design
+from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.laws.simulation import generic_design, zhao_design
 
 warnings.simplefilter("ignore")
 sys.path.insert(0, str(Path(__file__).parent))
@@ -57,19 +57,32 @@ def zhao_vs_bootstrap(draws: int) -> dict:
         for k, v in ZHAO_TRUTH.items()
     }
     d = f.diagnostics()
-    return {"bayes_s": t_bayes, "bootstrap_s": t_boot, "ratio_bayes_over_bootstrap": t_bayes / t_boot,
-            "bayes_covered": sum(cover_b.values()), "bootstrap_covered": sum(cover_h.values()), "of": len(ZHAO_TRUTH),
-            "bayes_max_r_hat": d.max_r_hat, "bayes_divergences": d.divergences, "bayes_min_ess_bulk": d.min_ess_bulk}  # fmt: skip
+    return {
+        "bayes_s": t_bayes,
+        "bootstrap_s": t_boot,
+        "ratio_bayes_over_bootstrap": t_bayes / t_boot,
+        "bayes_covered": sum(cover_b.values()),
+        "bootstrap_covered": sum(cover_h.values()),
+        "of": len(ZHAO_TRUTH),
+        "bayes_max_r_hat": d.max_r_hat,
+        "bayes_divergences": d.divergences,
+        "bayes_min_ess_bulk": d.min_ess_bulk,
+    }
 
 
 def samplers(draws: int) -> dict:
     out = {}
-    cases = {"chinchilla/gadre-groups": ("chinchilla", bm.datasets.gadre2024(), "corpus"),
-             "clark2022/S-Base": ("clark2022", bm.datasets.clark2022("S-Base"), None)}  # fmt: skip
+    cases = {
+        "chinchilla/gadre-groups": ("chinchilla", bm.datasets.gadre2024(), "corpus"),
+        "clark2022/S-Base": ("clark2022", bm.datasets.clark2022("S-Base"), None),
+    }
     for case, (law, runs, groups) in cases.items():
         for sampler in ("nutpie", "pymc", "numpyro"):
-            f, t = timed(lambda law=law, runs=runs, groups=groups, sampler=sampler: bm.fit(
-                law, runs, groups=groups, sampler=sampler, draws=draws, tune=draws, progressbar=False, seed=3))  # fmt: skip
+            f, t = timed(
+                lambda law=law, runs=runs, groups=groups, sampler=sampler: bm.fit(
+                    law, runs, groups=groups, sampler=sampler, draws=draws, tune=draws, progressbar=False, seed=3
+                )
+            )
             d = f.diagnostics()
             row = {
                 "wall_s": t,
@@ -110,15 +123,21 @@ def scaling(draws: int, sizes: list[int], groups: list[int]) -> dict:
 
 
 def cold_start() -> dict:
-    code = ("import time; t=time.perf_counter(); import bayesmoe as bm, warnings; warnings.simplefilter('ignore');"
-            "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
-            "print(t1-t, time.perf_counter()-t)")  # fmt: skip
+    code = (
+        "import time; t=time.perf_counter(); import bayesmoe as bm, warnings; warnings.simplefilter('ignore');"
+        "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
+        "print(t1-t, time.perf_counter()-t)"
+    )
     res = []
     for _ in range(2):
         p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         res.append([float(v) for v in p.stdout.split()[-2:]])
-    return {"import_s": res[0][0], "first_fit_total_s": res[0][1], "second_process_total_s": res[1][1],
-            "note": "a new process recompiles the model (nutpie/numba keeps no disk cache); within one process the compiled model is reused"}  # fmt: skip
+    return {
+        "import_s": res[0][0],
+        "first_fit_total_s": res[0][1],
+        "second_process_total_s": res[1][1],
+        "note": "a new process recompiles the model (nutpie/numba keeps no disk cache); within one process the compiled model is reused",
+    }
 
 
 def main() -> None:
@@ -135,8 +154,10 @@ def main() -> None:
     import importlib.metadata as md
 
     out = json.loads(OUT.read_text()) if OUT.exists() and args.part else {}
-    out |= {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-            "versions": {p: md.version(p) for p in ("bayesmoe", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax")}}  # fmt: skip
+    out |= {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "versions": {p: md.version(p) for p in ("bayesmoe", "pymc", "pytensor", "arviz", "nutpie", "numpyro", "jax")},
+    }
     draws = 300 if args.quick else 1000
     if "zhao" in parts:
         out["zhao_vs_bootstrap"] = zhao_vs_bootstrap(draws)
@@ -158,8 +179,10 @@ def report(out: dict) -> None:
     if "zhao_vs_bootstrap" not in out:
         return
     z = out["zhao_vs_bootstrap"]
-    print(f"zhao2025 posterior {z['bayes_s']:.1f} s vs Huber+200 bootstrap {z['bootstrap_s']:.1f} s: ratio {z['ratio_bayes_over_bootstrap']:.2f}; "
-          f"90 % coverage of truth {z['bayes_covered']}/{z['of']} vs {z['bootstrap_covered']}/{z['of']}; R-hat {z['bayes_max_r_hat']:.3f}, div {z['bayes_divergences']}")  # fmt: skip
+    print(
+        f"zhao2025 posterior {z['bayes_s']:.1f} s vs Huber+200 bootstrap {z['bootstrap_s']:.1f} s: ratio {z['ratio_bayes_over_bootstrap']:.2f}; "
+        f"90 % coverage of truth {z['bayes_covered']}/{z['of']} vs {z['bootstrap_covered']}/{z['of']}; R-hat {z['bayes_max_r_hat']:.3f}, div {z['bayes_divergences']}"
+    )
     s = out.get("samplers", {})
     base = {k.rsplit("/", 1)[0]: v["wall_s"] for k, v in s.items() if k.endswith("/nutpie")}
     for k, v in s.items():

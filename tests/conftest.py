@@ -3,7 +3,7 @@ import warnings
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.simulate import generic_design, reference_params
+from bayesmoe.laws.simulation import generic_design, reference_params
 
 warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing")
 

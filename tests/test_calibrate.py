@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.calibrate import calibrate, one_simulation
-from bayesmoe.simulate import generic_design
+from bayesmoe.criticism.calibration import calibrate, one_simulation
+from bayesmoe.laws.simulation import generic_design
 
 PRIORS = {
     "E": "Uniform(1.5, 2.5)",
@@ -18,8 +18,19 @@ PRIORS = {
 
 def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
     design = generic_design("chinchilla", 30, seed=1)
-    cal = calibrate("chinchilla", design, sims=3, out_dir=tmp_path, priors=PRIORS, draws=60, tune=60, chains=2,
-                    n_workers=1, budget=1e21, progress=False)  # fmt: skip
+    cal = calibrate(
+        "chinchilla",
+        design,
+        sims=3,
+        out_dir=tmp_path,
+        priors=PRIORS,
+        draws=60,
+        tune=60,
+        chains=2,
+        n_workers=1,
+        budget=1e21,
+        progress=False,
+    )
     assert cal.counts()["ok"] == 3
     cov = cal.coverage()
     assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index)
@@ -48,6 +59,12 @@ def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
 
 def test_failed_simulation_is_recorded_not_raised():
     law = bm.get_law("chinchilla")
-    res = one_simulation(law.to_json(), {k: str(v) for k, v in law.priors.items()}, pd.DataFrame({"N": [1e9]}), 0, 0,
-                         {"draws": 10, "tune": 10, "chains": 1})  # fmt: skip
+    res = one_simulation(
+        law.to_json(),
+        {k: str(v) for k, v in law.priors.items()},
+        pd.DataFrame({"N": [1e9]}),
+        0,
+        0,
+        {"draws": 10, "tune": 10, "chains": 1},
+    )
     assert res["status"] in ("failed", "rejected") and json.dumps(res)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from bayesmoe.cli import main
+from bayesmoe.cli.app import main
 
 
 def run(*args):
@@ -31,8 +31,24 @@ def test_laws_lists_catalogue_as_json():
 
 def test_fit_writes_file_and_json(runs_csv, tmp_path):
     out = tmp_path / "fit.nc"
-    code, stdout, _ = run("fit", "--law", "chinchilla", "--data", str(runs_csv), "--map", "params=N", "--out", str(out),
-                          "--draws", "30", "--tune", "30", "--chains", "2", "--json")  # fmt: skip
+    code, stdout, _ = run(
+        "fit",
+        "--law",
+        "chinchilla",
+        "--data",
+        str(runs_csv),
+        "--map",
+        "params=N",
+        "--out",
+        str(out),
+        "--draws",
+        "30",
+        "--tune",
+        "30",
+        "--chains",
+        "2",
+        "--json",
+    )
     assert code == 0, stdout
     payload = json.loads(stdout)
     assert payload["law"] == "chinchilla" and "alpha" in payload["summary"] and "max_r_hat" in payload["diagnostics"]
@@ -51,7 +67,17 @@ def test_fit_writes_file_and_json(runs_csv, tmp_path):
 )
 def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bayesmoe.cli", "fit", "--data", str(runs_csv), "--out", str(tmp_path / "f.nc"), *args],
+        [
+            sys.executable,
+            "-m",
+            "bayesmoe.cli.app",
+            "fit",
+            "--data",
+            str(runs_csv),
+            "--out",
+            str(tmp_path / "f.nc"),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -72,6 +98,17 @@ def test_identify_names_what_the_runs_cannot_pin_down(runs_csv, tmp_path):
     code, out, _ = run("identify", "--law", "chinchilla", "--data", str(path), "--map", "params=N", "--json")
     payload = json.loads(out)
     assert code == 1 and payload["constant_inputs"] == {"D": 2e11} and "beta" in payload["suggest_fixed"]
-    code, out, _ = run("identify", "--law", "chinchilla", "--data", str(path), "--map", "params=N",
-                       "--prior", "beta=Fixed(0.3)", "--prior", "B=Fixed(400)")  # fmt: skip
+    code, out, _ = run(
+        "identify",
+        "--law",
+        "chinchilla",
+        "--data",
+        str(path),
+        "--map",
+        "params=N",
+        "--prior",
+        "beta=Fixed(0.3)",
+        "--prior",
+        "B=Fixed(400)",
+    )
     assert code == 0 and "identify every parameter" in out

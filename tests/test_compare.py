@@ -4,16 +4,25 @@ import numpy as np
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.backtest import BacktestError, backtest, split_runs
-from bayesmoe.baseline import huber_fit
-from bayesmoe.compare import CompareError, compare
-from bayesmoe.simulate import generic_design
+from bayesmoe.criticism.backtesting import BacktestError, backtest, split_runs
+from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.criticism.comparison import CompareError, compare
+from bayesmoe.laws.simulation import generic_design
 
 # A deliberately misspecified law: no data term at all.
-NO_DATA = bm.Law.from_dict({
-    "name": "params_only", "citation": "test", "inputs": ["N", "D"], "loss": "E + A * N**(-alpha) + 0 * D",
-    "params": {"E": {"prior": "Uniform(0.1, 5)"}, "A": {"prior": "LogNormal(5, 3)"}, "alpha": {"prior": "Uniform(0.02, 1.5)"}},
-})  # fmt: skip
+NO_DATA = bm.Law.from_dict(
+    {
+        "name": "params_only",
+        "citation": "test",
+        "inputs": ["N", "D"],
+        "loss": "E + A * N**(-alpha) + 0 * D",
+        "params": {
+            "E": {"prior": "Uniform(0.1, 5)"},
+            "A": {"prior": "LogNormal(5, 3)"},
+            "alpha": {"prior": "Uniform(0.02, 1.5)"},
+        },
+    }
+)
 
 
 def _fit(law, runs):
@@ -90,7 +99,7 @@ def test_exact_leave_one_out_refit_agrees_with_psis(fits):
     """The exact refit used for flagged runs gives the same log density as PSIS where k is small."""
     import arviz as az
 
-    from bayesmoe.compare import _exact_loo
+    from bayesmoe.criticism.comparison import _exact_loo
 
     f = fits["chinchilla"]
     loo = az.loo(f.idata, pointwise=True)
@@ -110,7 +119,7 @@ def test_backtest_passes_per_law_settings_to_its_fit(chinchilla_runs, monkeypatc
         seen[law.name] = kw
         raise Stop
 
-    monkeypatch.setattr(sys.modules["bayesmoe.fit"], "fit", fake_fit)
+    monkeypatch.setattr(sys.modules["bayesmoe.inference.fitting"], "fit", fake_fit)
     runs, _ = chinchilla_runs
     with pytest.raises(Stop):
         backtest({"c": {"law": "chinchilla", "target_accept": 0.97}}, runs, "compute:0.7", draws=10)

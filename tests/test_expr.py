@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from bayesmoe import expr
 from bayesmoe.errors import LawError
+from bayesmoe.laws import expr
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pymc.testing import mock_sample
 
 import bayesmoe as bm
 from bayesmoe.errors import FitError
-from bayesmoe.fit import build_model, level_param, shear_terms
-from bayesmoe.simulate import zhao_design
+from bayesmoe.inference.fitting import build_model, level_param, shear_terms
+from bayesmoe.laws.simulation import zhao_design
 
 
 @pytest.mark.parametrize("name", bm.list_laws())
@@ -41,13 +41,22 @@ def test_shear_is_applied_to_power_law_prefactors():
 def test_reparametrisation_follows_the_priors_the_fit_uses():
     """A user's prior decides, not the law file's: a scale sqrt(c) is positive only while c's
     prior is; an irreducible loss with a prior family that cannot be shifted is sampled plainly."""
-    from bayesmoe.fit import resolve_priors
+    from bayesmoe.inference.fitting import resolve_priors
 
-    law = bm.Law.from_dict({
-        "name": "sqrt_scale", "citation": "test", "inputs": ["N"], "loss": "E + A * sqrt(c) * N**(-alpha)",
-        "params": {"E": {"prior": "Uniform(0.1, 5)"}, "A": {"prior": "LogNormal(5, 3)"},
-                   "c": {"prior": "LogNormal(0, 1)"}, "alpha": {"prior": "Uniform(0.02, 1.5)"}},
-    })  # fmt: skip
+    law = bm.Law.from_dict(
+        {
+            "name": "sqrt_scale",
+            "citation": "test",
+            "inputs": ["N"],
+            "loss": "E + A * sqrt(c) * N**(-alpha)",
+            "params": {
+                "E": {"prior": "Uniform(0.1, 5)"},
+                "A": {"prior": "LogNormal(5, 3)"},
+                "c": {"prior": "LogNormal(0, 1)"},
+                "alpha": {"prior": "Uniform(0.02, 1.5)"},
+            },
+        }
+    )
     assert set(shear_terms(law)) == {"A"}
     assert shear_terms(law, priors=resolve_priors(law, {"c": "Normal(1, 1)"})) == {}
     assert level_param(law) == ("E", 1.0)
@@ -88,8 +97,13 @@ def _routing_like():
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"N_a": np.geomspace(1e7, 1e9, 30), "D": np.geomspace(1e9, 1e11, 30)[rng.permutation(30)],
-                         "E": rng.choice([1.0, 8.0, 64.0], 30)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "N_a": np.geomspace(1e7, 1e9, 30),
+            "D": np.geomspace(1e9, 1e11, 30)[rng.permutation(30)],
+            "E": rng.choice([1.0, 8.0, 64.0], 30),
+        }
+    )
 
 
 def test_shear_keeps_the_prior_of_the_prefactor(chinchilla_runs):
@@ -156,7 +170,7 @@ def test_bad_fit_requests_are_refused(kwargs, message, chinchilla_runs):
 def test_diagnostics_flag_divergences_and_rhat(chinchilla_fit):
     import copy
 
-    from bayesmoe.diagnostics import check
+    from bayesmoe.inference.diagnostics import check
 
     idata = copy.deepcopy(chinchilla_fit.idata)
     idata.sample_stats["diverging"][0, :5] = True

@@ -17,13 +17,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayesmoe.cli import main
+from bayesmoe.cli.app import main
 
-BASE = pd.DataFrame({
-    "loss": [3.1, 2.9, 2.7, 2.6, 2.5, 2.45, 2.4, 2.35],
-    "N": [1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9, 6.4e9, 1.28e10],
-    "D": [1e10, 2e10, 4e10, 8e10, 1.6e11, 3.2e11, 6.4e11, 1.28e12],
-})  # fmt: skip
+BASE = pd.DataFrame(
+    {
+        "loss": [3.1, 2.9, 2.7, 2.6, 2.5, 2.45, 2.4, 2.35],
+        "N": [1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9, 6.4e9, 1.28e10],
+        "D": [1e10, 2e10, 4e10, 8e10, 1.6e11, 3.2e11, 6.4e11, 1.28e12],
+    }
+)
 
 BAD_VALUES = [np.nan, np.inf, -np.inf, -1.0, 0.0, "abc", "", "1e9 tokens", 1e300, -1e-300]
 
@@ -171,8 +173,26 @@ def test_sigterm_during_fit_leaves_no_file(tmp_path):
     )
     big.to_csv(data, index=False)
     out = tmp_path / "fit.nc"
-    proc = subprocess.Popen([sys.executable, "-m", "bayesmoe.cli", "fit", "--law", "chinchilla", "--data", str(data), "--out", str(out),
-                             "--draws", "100000", "--tune", "1000"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bayesmoe.cli.app",
+            "fit",
+            "--law",
+            "chinchilla",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--draws",
+            "100000",
+            "--tune",
+            "1000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(12)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
@@ -183,7 +203,7 @@ def test_sigterm_during_fit_leaves_no_file(tmp_path):
 
 def test_stop_flag_blocks_atomic_commit(tmp_path):
     from bayesmoe import interrupt
-    from bayesmoe.io import atomic_path
+    from bayesmoe.files import atomic_path
 
     out = tmp_path / "out.txt"
     interrupt._requested.set()
@@ -199,7 +219,7 @@ def test_error_after_a_stop_exits_as_interrupted(capsys):
     """A stop swallowed by compiled code can resurface as another error (a half-compiled model);
     the CLI reports the stop, not that error."""
     from bayesmoe import interrupt
-    from bayesmoe.cli import _fail
+    from bayesmoe.cli.app import _fail
 
     interrupt._requested.set()
     try:
@@ -217,7 +237,7 @@ SWALLOWED = """
 import signal, sys, time
 from pathlib import Path
 from bayesmoe import interrupt
-from bayesmoe.io import atomic_path
+from bayesmoe.files import atomic_path
 
 interrupt.install()
 class Swallow:

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.baseline import huber_fit
+from bayesmoe.criticism.baseline import huber_fit
 from bayesmoe.errors import FitError, PriorError
-from bayesmoe.identify import identifiability
-from bayesmoe.priors import Prior
+from bayesmoe.inference.identify import identifiability
+from bayesmoe.laws.priors import Prior
 
 TRUTH = {"E": 1.8, "A": 480.0, "alpha": 0.35, "B": 2000.0, "beta": 0.37}
 
@@ -30,14 +30,15 @@ def test_constant_input_is_named_with_what_to_hold():
     assert check.suggest_fixed == ["beta", "B"]  # exponent first, then the prefactor; E stays free
     msg = check.messages()[0]
     assert "D = 2e+11" in msg and "beta: 'Fixed(" in msg
-    assert identifiability("chinchilla", _runs(vary_d=False), {"beta": Prior.parse("Fixed(0.37)"),
-                                                              "B": Prior.parse("Fixed(2000)")}).ok  # fmt: skip
+    assert identifiability(
+        "chinchilla", _runs(vary_d=False), {"beta": Prior.parse("Fixed(0.37)"), "B": Prior.parse("Fixed(2000)")}
+    ).ok
     assert identifiability("chinchilla", _runs(vary_d=True)).ok
 
 
 def test_term_that_vanishes_is_flagged():
     """Zhao's m S^2 + n S is zero when no run has shared experts."""
-    from bayesmoe.simulate import zhao_design
+    from bayesmoe.laws.simulation import zhao_design
 
     design = zhao_design(60, seed=0).assign(S=0.0)
     check = identifiability("zhao2025", bm.simulate("zhao2025", design, None, seed=1))
@@ -53,8 +54,15 @@ def test_fixed_prior_holds_the_value_and_reports_the_gap():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loose = bm.fit("chinchilla", runs, draws=200, tune=300, chains=2, progressbar=False)
-        held = bm.fit("chinchilla", runs, priors={"beta": "Fixed(0.37)", "B": "Fixed(2000)"}, draws=200, tune=300,
-                      chains=2, progressbar=False)  # fmt: skip
+        held = bm.fit(
+            "chinchilla",
+            runs,
+            priors={"beta": "Fixed(0.37)", "B": "Fixed(2000)"},
+            draws=200,
+            tune=300,
+            chains=2,
+            progressbar=False,
+        )
     assert any("do not identify" in m for m in loose.diagnostics().messages)
     assert not any("do not identify" in m for m in held.diagnostics().messages)
     assert np.all(held.idata.posterior["beta"].values == 0.37)
@@ -63,8 +71,15 @@ def test_fixed_prior_holds_the_value_and_reports_the_gap():
     lo, hi = np.quantile(held.idata.posterior["E"].values, [0.05, 0.95])
     assert lo <= TRUTH["E"] <= hi
     with pytest.raises(FitError, match="cannot also vary by group"):
-        bm.fit("chinchilla", runs.df.assign(g=["a", "b"] * 20), groups="g", pooled=["beta"],
-               priors={"beta": "Fixed(0.37)"}, draws=10, tune=10)  # fmt: skip
+        bm.fit(
+            "chinchilla",
+            runs.df.assign(g=["a", "b"] * 20),
+            groups="g",
+            pooled=["beta"],
+            priors={"beta": "Fixed(0.37)"},
+            draws=10,
+            tune=10,
+        )
 
 
 def test_point_fit_holds_fixed_parameters():

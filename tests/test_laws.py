@@ -4,10 +4,18 @@ import pytest
 import bayesmoe as bm
 from bayesmoe.errors import LawError, PriorError
 from bayesmoe.laws import Law
-from bayesmoe.priors import Prior
+from bayesmoe.laws.priors import Prior
 
-EXPECTED = {"chinchilla", "krajewski2024", "clark2022", "ludziejewski2025", "abnar2025", "zhao2025",
-            "wan2026_active_density", "wan2026_expansion"}  # fmt: skip
+EXPECTED = {
+    "chinchilla",
+    "krajewski2024",
+    "clark2022",
+    "ludziejewski2025",
+    "abnar2025",
+    "zhao2025",
+    "wan2026_active_density",
+    "wan2026_expansion",
+}
 
 
 def test_catalogue_has_the_required_laws():
@@ -42,9 +50,16 @@ def test_unknown_law_names_the_catalogue():
 
 
 BASE = {
-    "name": "mine", "citation": "me", "inputs": ["N", "D"], "loss": "E + A * N**(-alpha) + D**(-1)",
-    "params": {"E": {"prior": "Uniform(0.1, 4)"}, "A": {"prior": "LogNormal(3, 2)"}, "alpha": {"prior": "Uniform(0, 1)"}},
-}  # fmt: skip
+    "name": "mine",
+    "citation": "me",
+    "inputs": ["N", "D"],
+    "loss": "E + A * N**(-alpha) + D**(-1)",
+    "params": {
+        "E": {"prior": "Uniform(0.1, 4)"},
+        "A": {"prior": "LogNormal(3, 2)"},
+        "alpha": {"prior": "Uniform(0, 1)"},
+    },
+}
 
 
 def test_user_law_from_dict_registers_without_other_edits(tmp_path, monkeypatch):
@@ -100,8 +115,20 @@ def test_bad_priors_are_refused(text):
         Prior.parse(text)
 
 
-@pytest.mark.parametrize("text", ["Normal(0, 1)", "HalfNormal(2)", "LogNormal(1, 0.5)", "LogUniform(1, 100)",
-                                  "Uniform(-1, 3)", "TruncatedNormal(0, 1, -0.5, 2)", "Gamma(2, 1)", "Exponential(2)", "StudentT(3, 0, 1)"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Normal(0, 1)",
+        "HalfNormal(2)",
+        "LogNormal(1, 0.5)",
+        "LogUniform(1, 100)",
+        "Uniform(-1, 3)",
+        "TruncatedNormal(0, 1, -0.5, 2)",
+        "Gamma(2, 1)",
+        "Exponential(2)",
+        "StudentT(3, 0, 1)",
+    ],
+)
 def test_prior_samples_lie_in_support(text):
     prior = Prior.parse(text)
     x = prior.sample(np.random.default_rng(0), 500)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.architecture import Backbone, accounting, architecture_for, map_architecture, optimum_power_law
-from bayesmoe.decide import discrete_optimum, optima
+from bayesmoe.decisions.architecture import Backbone, accounting, architecture_for, map_architecture, optimum_power_law
+from bayesmoe.decisions.closed_forms import discrete_optimum, optima
+from bayesmoe.decisions.planning import budget_for_target, near_optimal_band, plan
+from bayesmoe.decisions.prediction import surface_summary
 from bayesmoe.errors import PlanError
-from bayesmoe.plan import budget_for_target, near_optimal_band, plan
-from bayesmoe.predict import surface_summary
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +137,14 @@ def test_accounting_1e18_row_is_off_by_five_percent():
     assert t["M"] / 1e9 == pytest.approx(0.2809, abs=0.001)
 
 
-WAN = [(1e18, 0.2672, 10.9, 19.23), (3e18, 0.4856, 9.85, 19.33), (1e19, 0.9345, 9.2, 20.69), (3e19, 1.6983, 8.75, 20.78),
-       (1e20, 3.2681, 8.33, 21.29), (3e20, 5.9390, 8.21, 22.07)]  # fmt: skip
+WAN = [
+    (1e18, 0.2672, 10.9, 19.23),
+    (3e18, 0.4856, 9.85, 19.33),
+    (1e19, 0.9345, 9.2, 20.69),
+    (3e19, 1.6983, 8.75, 20.78),
+    (1e20, 3.2681, 8.33, 21.29),
+    (3e20, 5.9390, 8.21, 22.07),
+]
 
 
 @pytest.mark.parametrize("C, M, x_m, x_n", WAN)
@@ -176,7 +182,7 @@ def test_optimum_power_law_recovers_exponent():
 def test_cli_plan_json(chinchilla_fit, tmp_path):
     from click.testing import CliRunner
 
-    from bayesmoe.cli import main
+    from bayesmoe.cli.app import main
 
     path = tmp_path / "fit.nc"
     chinchilla_fit.save(path)

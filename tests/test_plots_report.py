@@ -10,12 +10,12 @@ import pytest
 import xarray as xr
 
 import bayesmoe as bm
-from bayesmoe import plots
-from bayesmoe.compare import compare
-from bayesmoe.fit import log_likelihood
-from bayesmoe.plan import near_optimal_band
-from bayesmoe.report import write_report
-from bayesmoe.simulate import generic_design, zhao_design
+from bayesmoe.criticism.comparison import compare
+from bayesmoe.decisions.planning import near_optimal_band
+from bayesmoe.inference.fitting import log_likelihood
+from bayesmoe.laws.simulation import generic_design, zhao_design
+from bayesmoe.viz import plots
+from bayesmoe.viz.report import write_report
 
 matplotlib.use("Agg")
 
@@ -24,12 +24,22 @@ def hand_fit(law, truth, runs, sd=0.02, draws=100, seed=0, groups=None):
     """A Fit whose posterior is the truth with small multiplicative jitter (no sampling)."""
     law = bm.get_law(law)
     rng = np.random.default_rng(seed)
-    post = {k: (("chain", "draw"), v * (1 + sd * rng.standard_normal((2, draws))) if v != 0 else sd * rng.standard_normal((2, draws)))
-            for k, v in truth.items()}  # fmt: skip
+    post = {
+        k: (
+            ("chain", "draw"),
+            v * (1 + sd * rng.standard_normal((2, draws))) if v != 0 else sd * rng.standard_normal((2, draws)),
+        )
+        for k, v in truth.items()
+    }
     post["sigma"] = (("chain", "draw"), np.full((2, draws), 0.01) * (1 + 0.1 * rng.random((2, draws))))
     ds = xr.Dataset(post, coords={"chain": [0, 1], "draw": np.arange(draws)})
-    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, draws), bool)), "energy": (("chain", "draw"), rng.normal(size=(2, draws)))},
-                       coords={"chain": [0, 1], "draw": np.arange(draws)})  # fmt: skip
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), np.zeros((2, draws), bool)),
+            "energy": (("chain", "draw"), rng.normal(size=(2, draws))),
+        },
+        coords={"chain": [0, 1], "draw": np.arange(draws)},
+    )
     ll = log_likelihood(law, runs, ds, [], None, "normal")
     idata = az.InferenceData(posterior=ds, sample_stats=stats, log_likelihood=xr.Dataset({"log_loss": ll}))
     return bm.Fit(law, runs, idata, settings={"sampler": "hand-built", "wall_time_s": 0.0}, priors=law.priors)
@@ -83,7 +93,7 @@ def test_plot_comparison_backtest_and_diagnostics(chin):
     assert any("w=" in t.get_text() for t in ax.get_yticklabels())
     import pandas as pd
 
-    from bayesmoe.backtest import Backtest
+    from bayesmoe.criticism.backtesting import Backtest
 
     preds = pd.DataFrame(
         {
@@ -108,6 +118,18 @@ def test_report_renders_every_figure_in_headless_chromium(zhao, tmp_path):
     text = path.read_text()
     n_img = text.count("<img ")
     assert n_img >= 5 and "Plan for C = 1e+21" in text and "Caveats" in text
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", "--dump-dom", path.as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout  # fmt: skip
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert f'data-figures="{n_img}"' in dom and f'data-rendered="{n_img}"' in dom, dom[-500:]

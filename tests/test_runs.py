@@ -7,10 +7,17 @@ from bayesmoe.errors import RunsError
 
 
 def table(**over):
-    df = pd.DataFrame({
-        "loss": [3.1, 2.9, 2.7, 2.6], "N": [1e8, 2e8, 4e8, 8e8], "N_a": [5e7, 1e8, 2e8, 4e8],
-        "D": [1e10, 2e10, 4e10, 8e10], "G": [1.0, 2, 4, 8], "E": [8.0, 8, 8, 8], "S": [0, 0.25, 0.5, 0.7],
-    })  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "loss": [3.1, 2.9, 2.7, 2.6],
+            "N": [1e8, 2e8, 4e8, 8e8],
+            "N_a": [5e7, 1e8, 2e8, 4e8],
+            "D": [1e10, 2e10, 4e10, 8e10],
+            "G": [1.0, 2, 4, 8],
+            "E": [8.0, 8, 8, 8],
+            "S": [0, 0.25, 0.5, 0.7],
+        }
+    )
     for k, v in over.items():
         df[k] = v
     return df

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from bayesmoe.config import IDENTIFY_TOL
-from bayesmoe.laws import Law, get_law
-from bayesmoe.priors import Prior
+from bayesmoe.inference.reparam import level_param, linear_params
+from bayesmoe.laws.catalogue import get_law
+from bayesmoe.laws.law import Law
+from bayesmoe.laws.priors import Prior
 from bayesmoe.runs import Runs, load_runs
 
 #: Relative spread (max/min - 1) below which an input counts as constant across the runs.
@@ -99,8 +101,9 @@ def _point(law: Law, pri: Mapping[str, Prior]) -> dict[str, float]:
     return out
 
 
-def _sensitivity(law: Law, x: Mapping[str, np.ndarray], pri: Mapping[str, Prior], point: Mapping[str, float],
-                 names: list[str]) -> np.ndarray:  # fmt: skip
+def _sensitivity(
+    law: Law, x: Mapping[str, np.ndarray], pri: Mapping[str, Prior], point: Mapping[str, float], names: list[str]
+) -> np.ndarray:
     """d log L / d phi by central differences on the unconstrained scale (runs x names)."""
     z0 = np.array([float(pri[k].to_free(point[k])) for k in names])
     h = 1e-4 * np.maximum(1.0, np.abs(z0))
@@ -167,7 +170,6 @@ def identifiability(
         for r, v in zip(rel, vt, strict=True)
         if r < tol
     ]
-    from bayesmoe.fit import level_param, linear_params
 
     # prefactors, and more so the irreducible loss, are the last to hold
     level = level_param(law, pri)

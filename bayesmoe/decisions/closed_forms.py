@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesmoe.config import HDI_PROB
+from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.errors import PlanError
+from bayesmoe.intervals import median_eti
 
 
 def optima(fit: Any, *, group: str | None = None, **inputs: Any) -> xr.Dataset:
@@ -62,24 +63,18 @@ def discrete_optimum(
     return best
 
 
-def interval(da: xr.DataArray, hdi_prob: float = HDI_PROB) -> pd.Series:
-    """Median and central interval of a per-draw quantity."""
-    lo, med, hi = np.quantile(da.values.reshape(-1), [(1 - hdi_prob) / 2, 0.5, (1 + hdi_prob) / 2])
-    return pd.Series({"median": med, f"lo_{hdi_prob:.0%}": lo, f"hi_{hdi_prob:.0%}": hi})
-
-
-def summarize_optima(ds: xr.Dataset, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
-    """A table of median and interval for each optimum (one row per extra coordinate)."""
+def summarize_optima(ds: xr.Dataset, prob: float = INTERVAL_PROB) -> pd.DataFrame:
+    """A table of median and equal-tailed interval for each optimum (one row per extra coordinate)."""
     rows = {}
     for name, da in ds.data_vars.items():
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         if not extra:
-            rows[name] = interval(da, hdi_prob)
+            rows[name] = median_eti(da.values, prob)
             continue
         stacked = da.stack(cell=extra)
         for i in range(stacked.sizes["cell"]):
             label = ", ".join(
                 f"{d}={v:g}" for d, v in zip(extra, np.atleast_1d(stacked["cell"].values[i]), strict=True)
             )
-            rows[f"{name} ({label})"] = interval(stacked.isel(cell=i), hdi_prob)
+            rows[f"{name} ({label})"] = median_eti(stacked.isel(cell=i).values, prob)
     return pd.DataFrame(rows).T

@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from bayesmoe.config import HDI_PROB
+from bayesmoe.config import INTERVAL_PROB
+from bayesmoe.decisions.closed_forms import optima, summarize_optima
+from bayesmoe.decisions.planning import plan
 from bayesmoe.errors import BayesMoEError
-from bayesmoe.io import atomic_path
+from bayesmoe.files import atomic_path
+from bayesmoe.viz import plots
 
 
 def _png(fig: Any) -> str:
@@ -48,9 +51,6 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayesmoe import plots
-    from bayesmoe.decide import optima, summarize_optima
-    from bayesmoe.plan import plan
 
     law, runs = fit.law, fit.runs
     d = fit.diagnostics()
@@ -63,7 +63,7 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
         runs.df[[c for c in ["loss", *law.inputs] if c in runs.df]].describe().T.to_html(float_format="{:.4g}".format),
         "<h2>Diagnostics</h2>",
         f"<p class='{'ok' if d.ok else 'warn'}'>{html.escape(str(d)).replace(chr(10), '<br>')}</p>",
-        f"<h2>Parameters ({HDI_PROB:.0%} HDI)</h2>",
+        f"<h2>Parameters (mean, sd, {INTERVAL_PROB:.0%} highest-density interval)</h2>",
         fit.summary().to_html(float_format="{:.4g}".format),
         "<h2>Figures</h2>",
         _figure("Runs and fitted law", lambda: plots.plot_runs(fit)),
@@ -84,34 +84,38 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
         parts.append(_figure("Posterior of the optima", lambda: plots.plot_optima(fit)))
     if budget is not None:
         try:
-            p = plan(fit, budget, **plan_kwargs)
+            # one plan per budget of the ladder, computed once and shared by the figures below
+            ladder = [plan(fit, float(c), **plan_kwargs) for c in np.geomspace(budget / 100, budget, 5)]
         except BayesMoEError as exc:
             parts.append(
                 f"<h2>Plan for C = {budget:.3g} FLOPs</h2><p class='note'>No plan: {html.escape(str(exc))}</p>"
             )
         else:
+            p = ladder[-1]
             parts.append(p._repr_html_())
-            parts.append(
-                _figure("Iso-FLOP curves", lambda: plots.plot_isoflop(fit, [budget / 10, budget], **plan_kwargs))
-            )
-            parts.append(
-                _figure(
-                    "Optimum against budget",
-                    lambda: plots.plot_optimum_vs_budget(
-                        fit, list(np.geomspace(budget / 100, budget, 6)), **plan_kwargs
-                    ),
-                )
-            )
+            group = plan_kwargs.get("group")
+            parts.append(_figure("Iso-FLOP curves", lambda: plots.plot_isoflop(fit, [ladder[-3], p], group=group)))
+            parts.append(_figure("Optimum against budget", lambda: plots.plot_optimum_vs_budget(ladder)))
             far = {k: v for k, v in p.extrapolation.items() if v > 1}
-            caveat = ("The plan extrapolates beyond the data: " + ", ".join(f"{k} is {v:.3g}x the largest run" for k, v in far.items())
-                      + ". Intervals assume the law's form holds that far; check it with a backtest.") if far else "The plan stays within the range of the data."  # fmt: skip
+            if far:
+                caveat = (
+                    "The plan extrapolates beyond the data: "
+                    + ", ".join(f"{k} is {v:.3g}x the largest run" for k, v in far.items())
+                    + ". Intervals assume the law's form holds that far; check it with a backtest."
+                )
+            else:
+                caveat = "The plan stays within the range of the data."
             parts.append(f"<h2>Caveats</h2><p>{html.escape(caveat)}</p>")
-    style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
-             ".warn{color:#b35900}.ok{color:#1a7f37}.note{color:#666}img.figure{max-width:100%}</style>")  # fmt: skip
+    style = (
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".warn{color:#b35900}.ok{color:#1a7f37}.note{color:#666}img.figure{max-width:100%}</style>"
+    )
     # on load, record how many embedded figures decoded (a self-check a browser test can read)
-    check = ("<script>window.addEventListener('load',()=>{const i=[...document.images];"
-             "document.body.dataset.figures=i.length;document.body.dataset.rendered=i.filter(x=>x.naturalWidth>0).length;});</script>")  # fmt: skip
+    check = (
+        "<script>window.addEventListener('load',()=>{const i=[...document.images];"
+        "document.body.dataset.figures=i.length;document.body.dataset.rendered=i.filter(x=>x.naturalWidth>0).length;});</script>"
+    )
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bayesmoe: {html.escape(law.name)}</title>{style}</head><body>{''.join(parts)}{check}</body></html>"
 
 

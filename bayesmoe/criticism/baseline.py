@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesmoe import expr
+from bayesmoe._optional import require
 from bayesmoe.errors import FitError
-from bayesmoe.laws import Law, get_law
-from bayesmoe.priors import Prior
+from bayesmoe.inference.reparam import resolve_priors
+from bayesmoe.laws import expr
+from bayesmoe.laws.catalogue import get_law
+from bayesmoe.laws.law import Law
+from bayesmoe.laws.priors import Prior
 from bayesmoe.runs import Runs, load_runs
 
 HUBER_DELTA = 1e-3
@@ -45,8 +48,9 @@ class PointFit:
         return np.asarray(self.law.loss_fn(p, x), float)
 
 
-def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: Mapping[str, Prior],
-                       names: list[str]) -> Any:  # fmt: skip
+def _objective_builder(
+    law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: Mapping[str, Prior], names: list[str]
+) -> Any:
     """Huber objective over the free parameters ``names``; the others are held (``Fixed``)."""
     import jax
     import jax.numpy as jnp
@@ -71,18 +75,23 @@ def _objective_builder(law: Law, x: dict[str, np.ndarray], y: np.ndarray, pri: M
     return objective, unpack
 
 
-def huber_fit(law: str | Law, runs: Runs | Any, *, priors: Mapping[str, str | Prior] | None = None, starts: int = 256,
-              bootstrap: int = 200, seed: int = 0) -> PointFit:  # fmt: skip
+def huber_fit(
+    law: str | Law,
+    runs: Runs | Any,
+    *,
+    priors: Mapping[str, str | Prior] | None = None,
+    starts: int = 256,
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> PointFit:
     """Multi-start Huber/BFGS fit and ``bootstrap`` resampled refits (from the best start).
 
     ``priors`` only set each parameter's range and starting draws, except ``Fixed`` ones,
     which are held at their value (as in the Bayesian fit they are compared with).
     """
-    import jax
+    jax = require("jax", "jax", "the Huber point fit (huber_fit)")
     import jax.numpy as jnp
     from jax.scipy.optimize import minimize
-
-    from bayesmoe.fit import resolve_priors
 
     law = get_law(law)
     runs = load_runs(runs)

@@ -1,4 +1,4 @@
-"""Posterior loss surfaces: evaluate the law over posterior draws x a grid, as xarray."""
+"""Predictions: the law over posterior draws x a grid (expected or observed loss), as xarray."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesmoe.columns import CANONICAL
+from bayesmoe._optional import require
 from bayesmoe.errors import FitError
+from bayesmoe.laws import expr, observation
+from bayesmoe.runs.columns import CANONICAL
 
 
 def as_grid(grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, law: Any) -> dict[str, xr.DataArray]:
@@ -67,19 +69,18 @@ def predict(
 ) -> xr.DataArray:
     """Loss over the grid for every posterior draw: dims ``chain``, ``draw`` and the grid's.
 
-    Expected loss by default; ``predictive=True`` adds the fitted observation noise
-    (log-normal with the posterior ``sigma``), i.e. a posterior predictive draw per cell.
+    Expected loss by default; ``predictive=True`` adds run-to-run noise drawn from the fit's
+    observation model (:mod:`bayesmoe.laws.observation`: Normal or Student-t on log loss),
+    i.e. a posterior predictive draw per cell.
     """
     x = as_grid(grid, fit.law)
     params = fit.draws(group)
     out = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
     if not isinstance(out, xr.DataArray):
         out = xr.DataArray(out)
+    out = out.broadcast_like(params[next(iter(params.data_vars))])
     if predictive:
-        sigma = fit.idata.posterior["sigma"]
-        rng = np.random.default_rng(seed)
-        out, sigma = xr.broadcast(out, sigma)
-        out = out * np.exp(sigma * rng.standard_normal(out.shape))
+        out = observation.draw_loss(out, fit.noise(), fit.likelihood, np.random.default_rng(seed))
     out = out.transpose("chain", "draw", ...)
     out.name = "loss"
     out.attrs.update(
@@ -111,6 +112,8 @@ def surface_summary(
         raise FitError(f"unknown backend {backend!r}; choose auto, numpy or jax")
     if backend == "auto":
         backend = "jax" if _jax_has_gpu() else "numpy"
+    elif backend == "jax":
+        require("jax", "jax", "surface_summary(backend='jax')")
     if not all(0 < q < 1 for q in quantiles):
         raise FitError(f"quantiles must lie in (0, 1), got {quantiles}")
     x = as_grid(grid, fit.law)
@@ -166,8 +169,6 @@ def _jax_reducer(law: Any, quantiles: tuple[float, ...], n_draws: int) -> Any:
     """A jitted (params, inputs) -> (mean, quantiles) over draws for one chunk of cells."""
     import jax
     import jax.numpy as jnp
-
-    from bayesmoe import expr
 
     jax.config.update("jax_enable_x64", True)
     ns = expr.jax_ns()

@@ -20,14 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bayesmoe import expr
-from bayesmoe.columns import CANONICAL
 from bayesmoe.errors import LawError
-from bayesmoe.priors import Prior
+from bayesmoe.laws import expr
+from bayesmoe.laws.priors import Prior
+from bayesmoe.runs.columns import CANONICAL
 
 #: Names the fitter uses for its own variables; a law may not use them.
 RESERVED = {"sigma", "nu", "loss", "log_loss", "group", "run", "chain", "draw"}
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 class ParamSpec(BaseModel):
@@ -279,45 +278,3 @@ class Law:
             "<table><tr><th>parameter</th><th>default prior</th><th>published</th>"
             f"<th>varies by group</th><th></th></tr>{rows}</table></div>"
         )
-
-
-# ---------------------------------------------------------------------- catalogue
-_REGISTERED: dict[str, Law] = {}
-
-
-def catalogue_dirs() -> list[Path]:
-    """Where laws are looked up: ``$BAYESMOE_MODELS`` (os.pathsep-separated), then ``models/``."""
-    extra = [Path(p) for p in os.environ.get("BAYESMOE_MODELS", "").split(os.pathsep) if p]
-    return [*extra, MODELS_DIR]
-
-
-def register_law(law: Law) -> Law:
-    """Make a law built in Python available by name, like a file in ``models/``."""
-    _REGISTERED[law.name] = law
-    return law
-
-
-def list_laws() -> list[str]:
-    names = set(_REGISTERED)
-    for d in catalogue_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.toml"))
-    return sorted(names)
-
-
-def get_law(name: str | Law) -> Law:
-    """A law by catalogue name, or from a ``.toml`` path."""
-    if isinstance(name, Law):
-        return name
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    if str(name).endswith(".toml"):
-        return Law.from_file(name)
-    for d in catalogue_dirs():
-        path = d / f"{name}.toml"
-        if path.is_file():
-            law = Law.from_file(path)
-            if law.name != name:
-                raise LawError(f"law file {path} declares name {law.name!r}, expected {name!r}")
-            return law
-    raise LawError(f"unknown law {name!r}; known laws: {', '.join(list_laws()) or '(none)'}")

@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayesmoe.config import BAND_LEVELS, SIGMA_SCALE
+from bayesmoe._optional import require
+from bayesmoe.config import BAND_LEVELS
+from bayesmoe.decisions.planning import plan
 from bayesmoe.errors import BayesMoEError
-from bayesmoe.io import atomic_path
-from bayesmoe.laws import Law, get_law
-from bayesmoe.priors import Prior
+from bayesmoe.files import atomic_path
+from bayesmoe.inference.fitting import Fit, fit
+from bayesmoe.intervals import eti
+from bayesmoe.laws import observation
+from bayesmoe.laws.catalogue import get_law
+from bayesmoe.laws.law import Law
+from bayesmoe.laws.priors import Prior
+from bayesmoe.laws.simulation import simulate
 
 RANK_DRAWS = 100  # posterior draws kept (evenly thinned) for the rank statistic
 RANK_BINS = 10
@@ -39,13 +45,10 @@ def _atomic_json(path: Path, payload: dict) -> None:
         tmp.write_text(json.dumps(payload))
 
 
-def one_simulation(law_json: str, priors: dict[str, str], design: pd.DataFrame, index: int, seed: int,
-                   settings: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def one_simulation(
+    law_json: str, priors: dict[str, str], design: pd.DataFrame, index: int, seed: int, settings: dict[str, Any]
+) -> dict[str, Any]:
     """Simulate from the prior, fit, and return ranks and interval hits (never raises)."""
-    import bayesmoe as bm
-    from bayesmoe.plan import plan
-
-    warnings.simplefilter("ignore")
     t0 = time.perf_counter()
     out: dict[str, Any] = {"index": index}
     try:
@@ -53,16 +56,27 @@ def one_simulation(law_json: str, priors: dict[str, str], design: pd.DataFrame, 
         rng = np.random.default_rng([seed, index])
         pri = {k: Prior.parse(v) for k, v in priors.items()}
         truth = {k: float(pri[k].sample(rng)) for k in law.params}
-        sigma = float(abs(rng.normal(0.0, settings.get("sigma_scale", SIGMA_SCALE))))
+        sigma = float(observation.SIGMA_PRIOR.sample(rng))  # the fit's own noise prior
         try:
-            runs = bm.simulate(law, design, truth, noise=sigma, seed=int(rng.integers(2**31)))
+            runs = simulate(law, design, truth, noise=sigma, seed=int(rng.integers(2**31)))
         except BayesMoEError as exc:
             return out | {"status": "rejected", "reason": str(exc), "truth": truth}
-        f = bm.fit(law, runs, priors=priors, draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
-                   seed=int(rng.integers(2**31)), progressbar=False, warn=False, target_accept=settings.get("target_accept"))  # fmt: skip
+        f = fit(
+            law,
+            runs,
+            priors=priors,
+            draws=settings["draws"],
+            tune=settings["tune"],
+            chains=settings["chains"],
+            seed=int(rng.integers(2**31)),
+            progressbar=False,
+            warn=False,
+            posterior_predictive=False,
+            target_accept=settings.get("target_accept"),
+        )
         quantities = {k: (truth[k], f.idata.posterior[k].values.reshape(-1)) for k in law.params}
         quantities["sigma"] = (sigma, f.idata.posterior["sigma"].values.reshape(-1))
-        point = bm.Fit.from_params(law, truth)
+        point = Fit.from_params(law, truth)
         for name in law.derived_trees:
             if not law.derived_inputs(name):
                 quantities[name] = (
@@ -82,13 +96,17 @@ def one_simulation(law_json: str, priors: dict[str, str], design: pd.DataFrame, 
         for k, (true, draws) in quantities.items():
             thin = draws[np.linspace(0, len(draws) - 1, min(RANK_DRAWS, len(draws))).astype(int)]
             ranks[k] = int(np.sum(thin < true))
-            hits[k] = {
-                str(level): bool(np.quantile(draws, (1 - level) / 2) <= true <= np.quantile(draws, (1 + level) / 2))
-                for level in BAND_LEVELS
-            }
+            hits[k] = {str(level): bool(eti(draws, level)[0] <= true <= eti(draws, level)[1]) for level in BAND_LEVELS}
         d = f.diagnostics()
-        out |= {"status": "ok", "truth": truth, "ranks": ranks, "hits": hits, "max_r_hat": d.max_r_hat,
-                "divergences": d.divergences, "seconds": time.perf_counter() - t0}  # fmt: skip
+        out |= {
+            "status": "ok",
+            "truth": truth,
+            "ranks": ranks,
+            "hits": hits,
+            "max_r_hat": d.max_r_hat,
+            "divergences": d.divergences,
+            "seconds": time.perf_counter() - t0,
+        }
     except Exception as exc:  # recorded, not raised: one bad simulation must not stop the sweep
         out |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     return out
@@ -168,7 +186,8 @@ def calibrate(
     progress: bool = True,
 ) -> Calibration:
     """Run (or resume) an SBC sweep of ``sims`` simulations on Dask; returns all results."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    distributed = require("dask.distributed", "dask", "calibrate (simulation-based calibration on Dask)")
+    Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
 
     law = get_law(law)
     pri = {k: str(v) for k, v in law.priors.items()}
@@ -181,8 +200,14 @@ def calibrate(
         raise BayesMoEError(f"calibration design lacks input column(s) {absent}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"draws": draws, "tune": tune, "chains": chains, "target_accept": target_accept, "budget": budget,
-                "plan_kwargs": dict(plan_kwargs or {})}  # fmt: skip
+    settings = {
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "target_accept": target_accept,
+        "budget": budget,
+        "plan_kwargs": dict(plan_kwargs or {}),
+    }
     manifest = {"law": law.to_json(), "priors": pri, "settings": settings, "seed": seed, "design_rows": len(design)}
     mpath = out / "manifest.json"
     if mpath.exists() and json.loads(mpath.read_text()) != json.loads(json.dumps(manifest)):
@@ -200,8 +225,16 @@ def calibrate(
             client = Client(cluster)
         try:
             design_f = client.scatter(design, broadcast=True)
-            futures = client.map(one_simulation, [law.to_json()] * len(todo), [pri] * len(todo), [design_f] * len(todo), todo,
-                                 [seed] * len(todo), [settings] * len(todo), pure=False)  # fmt: skip
+            futures = client.map(
+                one_simulation,
+                [law.to_json()] * len(todo),
+                [pri] * len(todo),
+                [design_f] * len(todo),
+                todo,
+                [seed] * len(todo),
+                [settings] * len(todo),
+                pure=False,
+            )
             done = failed = 0
             for fut in as_completed(futures):
                 res = fut.result()

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from bayesmoe.errors import RunsError
-from bayesmoe.laws import Law, get_law
+from bayesmoe.laws import observation
+from bayesmoe.laws.catalogue import get_law
+from bayesmoe.laws.law import Law
 from bayesmoe.runs import Runs, load_runs
 
 #: Shared-expert shares used in the Zhao-style design.
@@ -75,14 +77,16 @@ def simulate(
     params: Mapping[str, float | Mapping[str, float]] | None = None,
     *,
     noise: float = 0.01,
+    nu: float | None = None,
     seed: int = 0,
     group: str | None = None,
 ) -> Runs:
-    """Draw runs from ``law`` at the ``design`` points with log-normal loss noise.
+    """Draw runs from ``law`` at the ``design`` points under the observation model.
 
     ``params`` defaults to the law's published values. A parameter may be given per group
     as ``{level: value}``, with ``group`` naming the design column that holds the levels.
-    ``noise`` is the standard deviation of log loss (0.01 = 1 % noise).
+    ``noise`` is the scale ``sigma`` of log loss (0.01 = 1 % noise); with ``nu`` the errors
+    are Student-t with ``nu`` degrees of freedom (:mod:`bayesmoe.laws.observation`).
     """
     law = get_law(law)
     if params is None:
@@ -112,7 +116,8 @@ def simulate(
     if not np.all(np.isfinite(mean) & (mean > 0)):
         raise RunsError(f"simulate: {law.name!r} gives non-positive or non-finite loss on this design")
     df = design.copy()
-    df["loss"] = mean * np.exp(noise * rng.standard_normal(len(design)))
+    likelihood, params_noise = ("normal", {"sigma": noise}) if nu is None else ("studentt", {"sigma": noise, "nu": nu})
+    df["loss"] = observation.draw_loss(mean, params_noise, likelihood, rng)
     df["source"] = "synthetic"
     runs = load_runs(df.reset_index(drop=True), synthetic=True)
     runs.source = f"synthetic: {law.name} (seed {seed}, noise {noise:g})"

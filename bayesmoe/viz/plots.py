@@ -1,5 +1,6 @@
-"""Figures for notebooks and reports. Every function takes ``ax`` (or ``axes``) and returns
-what it drew on, so figures compose; bands use :data:`bayesmoe.config.BAND_LEVELS`."""
+"""Figures for notebooks and reports. Every function takes ``ax`` (or ``axes``) keyword-only and
+returns what it drew on, so figures compose; bands are equal-tailed at
+:data:`bayesmoe.config.BAND_LEVELS`; plots of a plan take the computed :class:`~bayesmoe.decisions.Plan`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from bayesmoe.config import BAND_LEVELS, HDI_PROB
+from bayesmoe.config import BAND_LEVELS, INTERVAL_PROB
+from bayesmoe.decisions.closed_forms import optima
+from bayesmoe.decisions.prediction import predict, surface_summary
+from bayesmoe.intervals import eti, eti_bounds, eti_labels
+from bayesmoe.runs.columns import UNITS
+from bayesmoe.runs.compute import flops_per_token, tokens_for_budget
 
 
 def _ax(ax: Any = None, **kw: Any) -> Any:
@@ -20,7 +27,13 @@ def _ax(ax: Any = None, **kw: Any) -> Any:
 
 
 def _band(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0))  # type: ignore[return-value]
+    return eti(draws, level, axis=0)
+
+
+def _label(name: str) -> str:
+    """An axis label with the quantity's unit, e.g. ``N_a (parameters)``."""
+    unit = "nats/token" if name == "loss" else UNITS.get(name, "")
+    return f"{name} ({unit})" if unit else name
 
 
 def plot_runs(fit: Any, x: str | None = None, *, ax: Any = None, max_groups: int = 8) -> Any:
@@ -33,7 +46,7 @@ def plot_runs(fit: Any, x: str | None = None, *, ax: Any = None, max_groups: int
         sub = df if g is None else df[df[fit.groups].astype(str) == g]
         order = np.argsort(sub[x].to_numpy())
         sub = sub.iloc[order]
-        pred = fit.predict(sub[law.inputs], group=g, predictive=True).values.reshape(-1, len(sub))
+        pred = predict(fit, sub[law.inputs], group=g, predictive=True).values.reshape(-1, len(sub))
         colour = f"C{i}"
         med = np.median(pred, axis=0)
         for level, width in zip(sorted(BAND_LEVELS, reverse=True), (1.0, 3.0), strict=False):
@@ -44,8 +57,8 @@ def plot_runs(fit: Any, x: str | None = None, *, ax: Any = None, max_groups: int
     ax.set(
         xscale="log",
         yscale="log",
-        xlabel=x,
-        ylabel="loss (nats/token)",
+        xlabel=_label(x),
+        ylabel=_label("loss"),
         title=f"{law.name}: runs (dots), predictive median and 50/90 % bands",
     )
     if fit.groups:
@@ -53,12 +66,19 @@ def plot_runs(fit: Any, x: str | None = None, *, ax: Any = None, max_groups: int
     return ax
 
 
-def plot_surface(fit: Any, x: str, y: str, *, fixed: Mapping[str, float] | None = None, n: int = 60,
-                 ranges: Mapping[str, tuple[float, float]] | None = None, axes: Any = None, group: str | None = None) -> Any:  # fmt: skip
+def plot_surface(
+    fit: Any,
+    x: str,
+    y: str,
+    *,
+    fixed: Mapping[str, float] | None = None,
+    n: int = 60,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    axes: Any = None,
+    group: str | None = None,
+) -> Any:
     """Two panels over inputs x and y: posterior-median loss contours, and the 90 % interval width."""
     import matplotlib.pyplot as plt
-
-    from bayesmoe.predict import surface_summary
 
     df = fit.runs.df
     ranges = dict(ranges or {})
@@ -71,7 +91,8 @@ def plot_surface(fit: Any, x: str, y: str, *, fixed: Mapping[str, float] | None 
             if fixed is None or k not in fixed:
                 raise ValueError(f"plot_surface needs fixed={{'{k}': value}} for input {k!r}")
             grid[k] = [fixed[k]]
-    s = surface_summary(fit, grid, quantiles=((1 - HDI_PROB) / 2, 0.5, (1 + HDI_PROB) / 2), group=group).squeeze()
+    lo_q, hi_q = eti_bounds(INTERVAL_PROB)
+    s = surface_summary(fit, grid, quantiles=(lo_q, 0.5, hi_q), group=group).squeeze()
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4))
     med = s["quantiles"].sel(quantile=0.5).transpose(y, x)
@@ -79,8 +100,11 @@ def plot_surface(fit: Any, x: str, y: str, *, fixed: Mapping[str, float] | None 
     c0 = axes[0].contourf(grid[x], grid[y], med.values, levels=15, cmap="viridis")
     axes[0].contour(grid[x], grid[y], med.values, levels=15, colors="k", linewidths=0.3)
     c1 = axes[1].contourf(grid[x], grid[y], width.values, levels=15, cmap="magma")
-    for a, c, label in ((axes[0], c0, "median loss"), (axes[1], c1, f"{HDI_PROB:.0%} interval width")):
-        a.set(xscale="log", yscale="log", xlabel=x, ylabel=y, title=label)
+    for a, c, label in (
+        (axes[0], c0, "median loss (nats/token)"),
+        (axes[1], c1, f"{INTERVAL_PROB:.0%} interval width (nats/token)"),
+    ):
+        a.set(xscale="log", yscale="log", xlabel=_label(x), ylabel=_label(y), title=label)
         a.figure.colorbar(c, ax=a)
         if x in df and y in df:
             a.scatter(df[x], df[y], s=6, c="w", edgecolor="k", lw=0.3)
@@ -89,53 +113,53 @@ def plot_surface(fit: Any, x: str, y: str, *, fixed: Mapping[str, float] | None 
 
 def plot_isoflop(
     fit: Any,
-    budgets: Sequence[float],
+    plans: Sequence[Any],
     *,
     ax: Any = None,
     n: int = 80,
     span: float = 30.0,
     n_points: int = 200,
-    **plan_kwargs: Any,
+    group: str | None = None,
 ) -> Any:
-    """Loss against model size along iso-FLOP lines, with credible bands and per-draw optima."""
-    from bayesmoe.plan import plan
-
+    """Loss against model size along the iso-FLOP line of each computed plan (from :func:`bayesmoe.plan`
+    on ``fit``), with credible bands and the per-draw optima; pass the ``group`` the plans used."""
     ax = _ax(ax, figsize=(6, 4))
     size = "N_a" if "N_a" in fit.law.inputs else "N"
     rng = np.random.default_rng(0)
-    for i, c in enumerate(budgets):
-        p = plan(fit, c, **plan_kwargs)
+    for i, p in enumerate(plans):
+        if p.law != fit.law.name:
+            raise ValueError(f"plan {i} was made with law {p.law!r}, not the fit's {fit.law.name!r}")
+        attention = p.problem.attention_flops if p.problem is not None else 0.0
         centre = p.decision[size]
         sizes = np.geomspace(centre / span, centre * span, n)
         inputs = {k: np.full(n, v) for k, v in p.decision.items() if k in fit.law.inputs}
         inputs[size] = sizes
-        inputs["D"] = c / (6 * sizes + plan_kwargs.get("attention_flops", 0.0))
+        inputs["D"] = tokens_for_budget(p.budget, sizes, attention)
         if "N" in fit.law.inputs and size == "N_a":
             inputs["N"] = np.maximum(inputs["N"], sizes)
-        import pandas as pd
-
-        loss = fit.predict(pd.DataFrame(inputs)).values.reshape(-1, n)
-        lo, hi = _band(loss, HDI_PROB)
+        if "M" in fit.law.inputs:
+            inputs["M"] = flops_per_token(sizes, attention)
+        if "C" in fit.law.inputs:
+            inputs["C"] = np.full(n, p.budget)
+        loss = predict(fit, pd.DataFrame(inputs), group=group).values.reshape(-1, n)
+        lo, hi = _band(loss, INTERVAL_PROB)
         ax.fill_between(sizes, lo, hi, color=f"C{i}", alpha=0.25, lw=0)
-        ax.plot(sizes, np.median(loss, axis=0), color=f"C{i}", label=f"C = {c:.0e}")
+        ax.plot(sizes, np.median(loss, axis=0), color=f"C{i}", label=f"C = {p.budget:.0e} FLOPs")
         pick = rng.choice(p.optimum[size].size, min(n_points, p.optimum[size].size), replace=False)
         ax.scatter(
             p.optimum[size].values.ravel()[pick], p.optimum["loss"].values.ravel()[pick], s=3, color=f"C{i}", alpha=0.4
         )
-    ax.set(xscale="log", xlabel=size, ylabel="loss (nats/token)", title="iso-FLOP curves, per-draw optima")
+    ax.set(xscale="log", xlabel=_label(size), ylabel=_label("loss"), title="iso-FLOP curves, per-draw optima")
     ax.legend(fontsize=8)
     return ax
 
 
-def plot_optimum_vs_budget(
-    fit: Any, budgets: Sequence[float], *, variables: Sequence[str] | None = None, axes: Any = None, **plan_kwargs: Any
-) -> Any:
-    """Fan chart of the per-draw optimum (50 / 90 % bands) against compute."""
+def plot_optimum_vs_budget(plans: Sequence[Any], *, variables: Sequence[str] | None = None, axes: Any = None) -> Any:
+    """Fan chart of the per-draw optimum (50 / 90 % bands) against compute, one computed plan per budget."""
     import matplotlib.pyplot as plt
 
-    from bayesmoe.plan import plan
-
-    plans = [plan(fit, c, **plan_kwargs) for c in budgets]
+    plans = sorted(plans, key=lambda p: p.budget)
+    budgets = [p.budget for p in plans]
     variables = list(variables or [v for v in ("N", "N_a", "D", "G", "S", "loss") if v in plans[0].optimum])
     if axes is None:
         _, axes = plt.subplots(1, len(variables), figsize=(3.2 * len(variables), 3.2), squeeze=False)
@@ -143,13 +167,14 @@ def plot_optimum_vs_budget(
     for a, v in zip(axes, variables, strict=False):
         vals = np.stack([p.optimum[v].values.ravel() for p in plans])
         for level, alpha in zip(sorted(BAND_LEVELS, reverse=True), (0.2, 0.4), strict=False):
-            lo, hi = np.quantile(vals, [(1 - level) / 2, (1 + level) / 2], axis=1)
+            lo, hi = eti(vals, level, axis=1)
             a.fill_between(budgets, lo, hi, color="C0", alpha=alpha, lw=0)
         a.plot(budgets, np.median(vals, axis=1), color="C0")
         a.set(
             xscale="log",
             yscale="log" if v not in ("S", "G", "loss") else "linear",
-            xlabel="C (FLOPs)",
+            xlabel=_label("C"),
+            ylabel=_label(v),
             title=f"optimal {v}",
         )
     return axes
@@ -158,8 +183,6 @@ def plot_optimum_vs_budget(
 def plot_optima(fit: Any, names: Sequence[str] | None = None, *, axes: Any = None, **inputs: Any) -> Any:
     """Posterior histograms of the law's derived optima (e.g. G*, S*, (N_a/N)*)."""
     import matplotlib.pyplot as plt
-
-    from bayesmoe.decide import optima
 
     ds = optima(fit, **inputs)
     names = list(names or ds.data_vars)
@@ -175,8 +198,8 @@ def plot_optima(fit: Any, names: Sequence[str] | None = None, *, axes: Any = Non
             a.legend(fontsize=7)
         else:
             a.hist(da.values.ravel(), bins=40, color="C0", alpha=0.8)
-        lo, hi = np.quantile(da.values, [(1 - HDI_PROB) / 2, (1 + HDI_PROB) / 2])
-        a.set(title=f"{k}: {HDI_PROB:.0%} [{lo:.3g}, {hi:.3g}]", yticks=[])
+        lo, hi = eti(da.values, INTERVAL_PROB)
+        a.set(title=f"{k}: {INTERVAL_PROB:.0%} ETI [{lo:.3g}, {hi:.3g}]", yticks=[])
     return axes
 
 
@@ -186,14 +209,14 @@ def plot_near_optimal(band: Any, *, ax: Any = None) -> Any:
     if band.ndim == 1:
         d = band.dims[0]
         ax.plot(band[d], band.values)
-        ax.set(xscale="log", xlabel=d, ylabel="P(within tolerance of optimum)", ylim=(0, 1))
+        ax.set(xscale="log", xlabel=_label(d), ylabel="P(within tolerance of optimum)", ylim=(0, 1))
     else:
         dx, dy = band.dims[:2]
         m = ax.pcolormesh(
             band[dx], band[dy], band.transpose(dy, dx).values, vmin=0, vmax=1, cmap="Greens", shading="auto"
         )
         ax.figure.colorbar(m, ax=ax, label="P(near-optimal)")
-        ax.set(xscale="log", yscale="log", xlabel=dx, ylabel=dy)
+        ax.set(xscale="log", yscale="log", xlabel=_label(dx), ylabel=_label(dy))
     ax.set_title(band.attrs.get("description", "near-optimal band"))
     return ax
 
@@ -213,12 +236,19 @@ def plot_backtest(backtest: Any, *, ax: Any = None) -> Any:
     """Held-out loss against prediction (median and 90 % interval) per method."""
     ax = _ax(ax, figsize=(5, 5))
     p = backtest.predictions
+    a, b = eti_labels(INTERVAL_PROB)
     for i, (method, sub) in enumerate(p.groupby("method", sort=False)):
-        ax.errorbar(sub["observed"], sub["median"], yerr=[sub["median"] - sub["lo_90"], sub["hi_90"] - sub["median"]],
-                    fmt="o", ms=3, color=f"C{i}", alpha=0.7, label=method, lw=0.8)  # fmt: skip
-    lo, hi = p[["observed", "lo_90"]].min().min(), p[["observed", "hi_90"]].max().max()
+        yerr = [sub["median"] - sub[a], sub[b] - sub["median"]]
+        ax.errorbar(
+            sub["observed"], sub["median"], yerr=yerr, fmt="o", ms=3, color=f"C{i}", alpha=0.7, label=method, lw=0.8
+        )
+    lo, hi = p[["observed", a]].min().min(), p[["observed", b]].max().max()
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax.set(xlabel="held-out loss", ylabel="predicted (median, 90 %)", title=f"backtest: train on {backtest.split}")
+    ax.set(
+        xlabel="held-out loss (nats/token)",
+        ylabel=f"predicted (median, {INTERVAL_PROB:.0%} ETI)",
+        title=f"backtest: train on {backtest.split}",
+    )
     ax.legend(fontsize=7)
     return ax
 
@@ -238,5 +268,10 @@ def plot_pair(fit: Any, var_names: Sequence[str] | None = None, **kwargs: Any) -
     import arviz as az
 
     names = list(var_names or fit.law.params[:5])
-    return az.plot_pair(fit.idata, var_names=names, kind="kde" if fit.idata.posterior.sizes["draw"] > 50 else "scatter",
-                        divergences="sample_stats" in fit.idata.groups(), **kwargs)  # fmt: skip
+    return az.plot_pair(
+        fit.idata,
+        var_names=names,
+        kind="kde" if fit.idata.posterior.sizes["draw"] > 50 else "scatter",
+        divergences="sample_stats" in fit.idata.groups(),
+        **kwargs,
+    )

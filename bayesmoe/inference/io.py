@@ -7,48 +7,28 @@ a SHA-256 checksum over every array so that a corrupted file is refused on load.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesmoe import interrupt
 from bayesmoe.errors import BayesMoEError, FitFileError
-from bayesmoe.laws import Law
-from bayesmoe.priors import Prior
+from bayesmoe.files import atomic_path
+from bayesmoe.laws.law import Law
+from bayesmoe.laws.priors import Prior
+from bayesmoe.runs.table import Runs
 
 FORMAT = "bayesmoe-fit/1"
 RUNS_GROUP = "runs"
 REQUIRED_GROUPS = ("posterior", "log_likelihood", "observed_data", RUNS_GROUP)
 ENGINE = "h5netcdf"
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only on success."""
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise FitFileError(f"cannot write {path}: directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    interrupt.register_temp(tmp)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        interrupt.check()  # a stop that arrived while writing: leave nothing behind
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        interrupt.unregister_temp(tmp)
 
 
 def _runs_dataset(df: pd.DataFrame) -> xr.Dataset:
@@ -82,9 +62,9 @@ def checksum(groups: dict[str, xr.Dataset], meta: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def save_fit(fit, path: str | os.PathLike) -> Path:
+def save_fit(fit: Any, path: str | os.PathLike) -> Path:
     """Write ``fit`` to ``path`` (netCDF4/HDF5). The file appears only once complete."""
-    from bayesmoe import __version__
+    from bayesmoe._version import __version__
 
     path = Path(path)
     groups = {g: getattr(fit.idata, g) for g in fit.idata.groups() if not g.startswith("warmup_")}
@@ -112,8 +92,10 @@ def save_fit(fit, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_fit(path: str | os.PathLike):
-    """Read a fit written by :func:`save_fit`, refusing truncated, corrupted or foreign files."""
+def load_fit(path: str | os.PathLike) -> dict[str, Any]:
+    """Read the parts of a fit written by :func:`save_fit` (law, runs, idata, settings, priors,
+    groups, pooled), refusing truncated, corrupted or foreign files. ``bayesmoe.load`` builds
+    the :class:`~bayesmoe.inference.fitting.Fit` from them."""
     try:
         return _load_fit(path)
     except BayesMoEError:
@@ -122,10 +104,8 @@ def load_fit(path: str | os.PathLike):
         raise FitFileError(f"{path} is damaged and cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _load_fit(path: str | os.PathLike):
-    from bayesmoe import __version__
-    from bayesmoe.fit import Fit
-    from bayesmoe.runs import Runs
+def _load_fit(path: str | os.PathLike) -> dict[str, Any]:
+    from bayesmoe._version import __version__
 
     path = Path(path)
     if not path.is_file():
@@ -170,7 +150,16 @@ def _load_fit(path: str | os.PathLike):
     if meta["bayesmoe_version"] != __version__:
         warnings.warn(f"{path} was written by bayesmoe {meta['bayesmoe_version']}, this is {__version__}", stacklevel=2)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # ArviZ 0.23 announces its 1.0 refactor on every InferenceData; the schema used here is 0.x's
+        warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing", category=FutureWarning)
         idata = az.InferenceData(**groups)
     runs = Runs(df, source=meta["runs_source"], synthetic=bool(synthetic))
-    return Fit(law, runs, idata, settings=settings, priors=priors, groups=group_col, pooled=pooled)
+    return {
+        "law": law,
+        "runs": runs,
+        "idata": idata,
+        "settings": settings,
+        "priors": priors,
+        "groups": group_col,
+        "pooled": pooled,
+    }

@@ -2,7 +2,7 @@
 
 A prior is written in the paper's own terms (on the parameter itself). The fitter chooses
 how to sample it; for that it needs each prior's support and, for prefactors, the prior of
-the logarithm (so that a reference-scale shear keeps the prior exact, see ``bayesmoe.fit``).
+the logarithm (so that a reference-scale shear keeps the prior exact, see ``bayesmoe.inference.fitting``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The runs table: load a CSV/parquet/DataFrame, map columns, validate, never drop rows.
 
 Each row is one training run: ``loss`` plus whichever standard columns (see
-:mod:`bayesmoe.columns`) the law needs, in raw counts (parameters, tokens, FLOPs).
+:mod:`bayesmoe.runs.columns`) the law needs, in raw counts (parameters, tokens, FLOPs).
 Every problem is reported with the column and the rows it was found in.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesmoe.columns import CANONICAL, SIZE_COLUMNS
 from bayesmoe.errors import RunsError
+from bayesmoe.runs.columns import CANONICAL, SIZE_COLUMNS
 
 MAX_ROWS_SHOWN = 5
 #: A loss above this (nats/token) is almost certainly a perplexity or a wrong column.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,24 +17,21 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from bayesmoe.config import BAND_LEVELS
+from bayesmoe._optional import require
+from bayesmoe.config import BAND_LEVELS, INTERVAL_PROB
+from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.decisions.prediction import predict
 from bayesmoe.errors import BayesMoEError
-from bayesmoe.laws import get_law
+from bayesmoe.inference.fitting import fit as fit_law
+from bayesmoe.intervals import eti, eti_labels
+from bayesmoe.laws import observation
+from bayesmoe.laws.catalogue import get_law
 from bayesmoe.runs import Runs, load_runs
+from bayesmoe.runs.compute import compute_of
 
 
 class BacktestError(BayesMoEError, ValueError):
     """A backtest request that cannot be run (bad split, empty side, ...)."""
-
-
-def compute_of(df: pd.DataFrame) -> pd.Series:
-    """Training compute per run: C if given, else 6 N_a D (or 6 N D)."""
-    if "C" in df:
-        return df["C"]
-    size = df["N_a"] if "N_a" in df else df.get("N")
-    if size is None or "D" not in df:
-        raise BacktestError("a compute split needs C, or D with N_a or N")
-    return 6 * size * df["D"]
 
 
 def split_runs(runs: Runs, split: str) -> tuple[Runs, Runs, str]:
@@ -69,24 +65,28 @@ def split_runs(runs: Runs, split: str) -> tuple[Runs, Runs, str]:
 
 
 def _scores(
-    pred_draws: np.ndarray, log_sigma_draws: np.ndarray | None, y: np.ndarray, rng: np.random.Generator
-) -> dict[str, float]:
-    """Scores from predicted mean loss per draw (draws x runs) and noise sd of log loss per draw."""
-    mu = np.log(pred_draws)
-    sigma = log_sigma_draws[:, None] if log_sigma_draws is not None else np.zeros((len(mu), 1))
+    pred: np.ndarray, noise: dict[str, np.ndarray] | None, likelihood: str, y: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[str, float], np.ndarray]:
+    """Scores of held-out losses ``y`` from expected loss per draw (draws x runs) and the noise
+    of each draw under the observation model (none for a point fit's bootstrap).
+
+    Returns the scores and the predictive draws they were read from."""
     ly = np.log(y)
-    sig = np.maximum(sigma, 1e-12)
-    ll = -0.5 * ((ly - mu) / sig) ** 2 - np.log(sig) - 0.5 * np.log(2 * np.pi) - ly  # density of loss, not log loss
-    lpd = logsumexp(ll, axis=0) - np.log(len(mu))
-    rep = pred_draws * np.exp(sigma * rng.standard_normal(pred_draws.shape))
-    out = {"lpd_per_run": float(np.mean(lpd))}
+    if noise is not None:
+        col = {k: v[:, None] for k, v in noise.items()}
+        ll = np.asarray(observation.log_density(ly[None, :], np.log(pred), col, likelihood)) - ly  # density of loss
+        lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(len(pred))))
+        rep = pred * np.exp(observation.draw_errors(col, likelihood, pred.shape, rng))
+    else:
+        lpd, rep = float("nan"), pred
+    out = {"lpd_per_run": lpd}
     for level in BAND_LEVELS:
-        lo, hi = np.quantile(rep, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        lo, hi = eti(rep, level, axis=0)
         out[f"coverage_{int(level * 100)}"] = float(np.mean((y >= lo) & (y <= hi)))
     med = np.median(rep, axis=0)
     out["median_abs_error"] = float(np.median(np.abs(med - y)))
     out["median_rel_error"] = float(np.median(np.abs(med - y) / y))
-    return out
+    return out, rep
 
 
 @dataclass
@@ -95,11 +95,15 @@ class Backtest:
     n_train: int
     n_test: int
     table: pd.DataFrame
-    predictions: pd.DataFrame  # per held-out run and method: observed, median, 5 %, 95 %
+    predictions: pd.DataFrame  # per held-out run and method: observed, median, eti_5%, eti_95%
 
     def to_dict(self) -> dict[str, Any]:
-        return {"split": self.split, "n_train": self.n_train, "n_test": self.n_test,
-                "table": {str(i): row.to_dict() for i, row in self.table.iterrows()}}  # fmt: skip
+        return {
+            "split": self.split,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "table": {str(i): row.to_dict() for i, row in self.table.iterrows()},
+        }
 
     def __repr__(self) -> str:
         return (
@@ -133,9 +137,6 @@ def backtest(
     e.g. ``target_accept``). The Huber baseline is added per law when
     ``baseline`` (needs no groups).
     """
-    from bayesmoe.baseline import huber_fit
-    from bayesmoe.fit import fit as fit_law
-
     runs = load_runs(runs)
     train, test, how = split_runs(runs, split)
     specs = {str(k): k for k in laws} if not isinstance(laws, Mapping) else dict(laws)
@@ -146,40 +147,41 @@ def backtest(
         spec = spec if isinstance(spec, Mapping) else {"law": spec}
         law = get_law(spec["law"])
         kw = {"progressbar": False, **fit_kwargs, **{k: v for k, v in spec.items() if k not in ("law", "priors")}}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            f = fit_law(law, train, groups=groups, priors=spec.get("priors"), seed=seed, **kw)
-        draws = []
+        # diagnostics go into the table (max_r_hat, divergences, min_ess_bulk), not into warnings
+        f = fit_law(law, train, groups=groups, priors=spec.get("priors"), **({"seed": seed, "warn": False} | kw))
+        pred = np.empty((f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"], len(test)))
         if groups:
             for g, idx in test.df.groupby(groups).indices.items():
-                draws.append(
-                    (idx, f.predict(test.df.iloc[idx][law.inputs], group=str(g) if str(g) in f.group_levels else None))
+                level = str(g) if str(g) in f.group_levels else None
+                pred[:, idx] = predict(f, test.df.iloc[idx][law.inputs], group=level).values.reshape(
+                    len(pred), len(idx)
                 )
         else:
-            draws.append((np.arange(len(test)), f.predict(test.df[law.inputs])))
-        pred = np.empty((f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"], len(test)))
-        for idx, da in draws:
-            pred[:, idx] = da.values.reshape(pred.shape[0], len(idx))
-        sigma = f.idata.posterior["sigma"].values.reshape(-1)
+            pred[:] = predict(f, test.df[law.inputs]).values.reshape(pred.shape)
         d = f.diagnostics()
-        rows[f"{name} (Bayes)"] = {
-            **_scores(pred, sigma, y, rng),
+        noise = {k: v.values.reshape(-1) for k, v in f.noise().items()}
+        scores, rep = _scores(pred, noise, f.likelihood, y, rng)
+        rows[f"{name} (Bayes)"] = scores | {
             "max_r_hat": d.max_r_hat,
             "divergences": d.divergences,
+            "min_ess_bulk": d.min_ess_bulk,
         }
-        preds.append(_pred_frame(f"{name} (Bayes)", pred * np.exp(sigma[:, None] * rng.standard_normal(pred.shape)), y))
+        preds.append(_pred_frame(f"{name} (Bayes)", rep, y))
         if baseline and not groups:
+            require("jax", "jax", "the Huber baseline of backtest (or pass baseline=False)")
             pf = huber_fit(law, train, priors=spec.get("priors"), starts=starts, bootstrap=bootstrap, seed=seed)
             boot = pf.predict_bootstrap(test.df)
             ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
-            rows[f"{name} (Huber + bootstrap)"] = _scores(boot[ok], None, y, rng) | {"lpd_per_run": float("nan")}
-            preds.append(_pred_frame(f"{name} (Huber + bootstrap)", boot[ok], y))
+            scores, rep = _scores(boot[ok], None, "normal", y, rng)
+            rows[f"{name} (Huber + bootstrap)"] = scores
+            preds.append(_pred_frame(f"{name} (Huber + bootstrap)", rep, y))
     table = pd.DataFrame(rows).T
     return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True))
 
 
 def _pred_frame(method: str, draws: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+    lo, hi = eti(draws, INTERVAL_PROB, axis=0)
+    a, b = eti_labels(INTERVAL_PROB)
     return pd.DataFrame(
-        {"method": method, "run": np.arange(len(y)), "observed": y, "median": med, "lo_90": lo, "hi_90": hi}
+        {"method": method, "run": np.arange(len(y)), "observed": y, "median": np.median(draws, axis=0), a: lo, b: hi}
     )

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from bayesmoe.errors import PlanError
+from bayesmoe.runs.compute import flops_per_token
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,23 @@ class Architecture:
         return accounting(self.d, self.L_d, self.d_d, self.L_m, self.d_m, self.backbone)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"d": self.d, "L": self.L, "L_d": self.L_d, "L_m": self.L_m, "d_m": self.d_m, "d_d": self.d_d,
-                "d_qkv": self.backbone.d_qkv, "N_q": self.backbone.n_q, "N_kv": self.backbone.n_kv, **self.triad()}  # fmt: skip
+        return {
+            "d": self.d,
+            "L": self.L,
+            "L_d": self.L_d,
+            "L_m": self.L_m,
+            "d_m": self.d_m,
+            "d_d": self.d_d,
+            "d_qkv": self.backbone.d_qkv,
+            "N_q": self.backbone.n_q,
+            "N_kv": self.backbone.n_kv,
+            **self.triad(),
+        }
+
+
+def attention_flops_per_token(L: float, bb: Backbone) -> float:
+    """Attention-score FLOPs per training token over ``L`` layers (Wan et al. 2026: 6 * context * N_q * d_qkv per layer)."""
+    return 6 * bb.context * bb.n_q * bb.d_qkv * L
 
 
 def accounting(d: float, L_d: float, d_d: float, L_m: float, d_m: float, bb: Backbone = Backbone()) -> dict[str, float]:
@@ -76,12 +92,20 @@ def accounting(d: float, L_d: float, d_d: float, L_m: float, d_m: float, bb: Bac
     attn = 2 * d * bb.d_qkv * (bb.n_q + bb.n_kv) * L
     n_a = attn + 3 * d * d_d * L_d + 3 * d * d_m * (bb.k_active + 1) * L_m
     n = n_a + 3 * d * d_m * (bb.n_experts - bb.k_active) * L_m
-    m = 6 * n_a + 6 * bb.context * bb.n_q * bb.d_qkv * L
+    m = flops_per_token(n_a, attention_flops_per_token(L, bb))
     return {"N_a": float(n_a), "N": float(n), "M": float(m), "M_over_N_a": float(m / n_a), "N_over_N_a": float(n / n_a)}
 
 
-def map_architecture(M: float, N_a: float, N: float, d: int, backbone: Backbone | None = None, *,
-                     multiple: int = 16, tolerance: float = 0.05) -> Architecture:  # fmt: skip
+def map_architecture(
+    M: float,
+    N_a: float,
+    N: float,
+    d: int,
+    backbone: Backbone | None = None,
+    *,
+    multiple: int = 16,
+    tolerance: float = 0.05,
+) -> Architecture:
     """The architecture with hidden size ``d`` whose triad is closest to (M, N_a, N).
 
     Depth L follows from M - 6 N_a (attention FLOPs), the expert width d_m (a multiple of
@@ -92,14 +116,14 @@ def map_architecture(M: float, N_a: float, N: float, d: int, backbone: Backbone 
     for name, v in (("M", M), ("N_a", N_a), ("N", N), ("d", d)):
         if not (isinstance(v, int | float | np.number) and math.isfinite(v) and v > 0):
             raise PlanError(f"{name} must be a positive number, got {v!r}")
-    if not M > 6 * N_a:
+    if not M > flops_per_token(N_a):
         raise PlanError(f"M must exceed 6 N_a (attention FLOPs are positive): M/N_a = {M / N_a:.3g}")
     if not N >= N_a:
         raise PlanError(f"N must be at least N_a, got N/N_a = {N / N_a:.3g}")
     if d % 8:
         raise PlanError(f"hidden size d must be a multiple of 8, got {d}")
     d_d = round(bb.dense_ffn_ratio * d / multiple) * multiple
-    L_est = (M - 6 * N_a) / (6 * bb.context * bb.n_q * bb.d_qkv)
+    L_est = (M - flops_per_token(N_a)) / attention_flops_per_token(1, bb)
     best: tuple[float, Architecture] | None = None
     for L in range(max(1, int(L_est) - 2), int(L_est) + 3):
         for L_m in range(1, L + 1):
@@ -119,8 +143,16 @@ def map_architecture(M: float, N_a: float, N: float, d: int, backbone: Backbone 
     return best[1]
 
 
-def feasible_hidden_sizes(M: float, N_a: float, N: float, backbone: Backbone | None = None, *, tolerance: float = 0.05,
-                          step: int = 32, d_range: tuple[int, int] = (64, 16384)) -> list[int]:  # fmt: skip
+def feasible_hidden_sizes(
+    M: float,
+    N_a: float,
+    N: float,
+    backbone: Backbone | None = None,
+    *,
+    tolerance: float = 0.05,
+    step: int = 32,
+    d_range: tuple[int, int] = (64, 16384),
+) -> list[int]:
     """Hidden sizes (multiples of ``step``) for which :func:`map_architecture` meets the triad."""
     out = []
     for d in range(d_range[0], d_range[1] + 1, step):
@@ -132,8 +164,9 @@ def feasible_hidden_sizes(M: float, N_a: float, N: float, backbone: Backbone | N
     return out
 
 
-def architecture_for(M: float, N_a: float, N: float, d: int | None = None, budget: float | None = None, *,
-                     tolerance: float = 0.05) -> Architecture:  # fmt: skip
+def architecture_for(
+    M: float, N_a: float, N: float, d: int | None = None, budget: float | None = None, *, tolerance: float = 0.05
+) -> Architecture:
     """Map a triad to an architecture; without ``d``, use the median feasible hidden size
     (Wan et al.'s proxy, which they found to track the true optimum closely)."""
     bb = Backbone.for_budget(budget) if budget is not None else Backbone()
@@ -169,5 +202,12 @@ def optimum_power_law(values: xr.DataArray, budgets: Mapping[str, float], dim: s
     return xr.Dataset({"p": (dims, p), "k": (dims, np.exp(logk))}, coords=coords, attrs={"form": "value = k * C**p"})
 
 
-__all__ = ["Architecture", "Backbone", "accounting", "architecture_for", "feasible_hidden_sizes",
-           "map_architecture", "optimum_power_law"]  # fmt: skip
+__all__ = [
+    "Architecture",
+    "Backbone",
+    "accounting",
+    "architecture_for",
+    "feasible_hidden_sizes",
+    "map_architecture",
+    "optimum_power_law",
+]

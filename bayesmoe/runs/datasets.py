@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
+from bayesmoe._resources import bundled
 from bayesmoe.errors import RunsError
-from bayesmoe.runs import Runs, load_runs
+from bayesmoe.runs.table import Runs, load_runs
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: Bundled datasets: ``data/`` in a checkout, ``bayesmoe/_bundled/data`` in an installed wheel.
+DATA_DIR = bundled("data")
 CLARK_PATH = DATA_DIR / "clark2022-routing" / "curves.csv.gz"
 GADRE_PATH = DATA_DIR / "gadre2024-overtraining" / "gadre2024_losses_long.csv"
 #: Tokens per optimiser step in Clark et al. 2022 (batch 256 x sequence 2048).
 CLARK_TOKENS_PER_STEP = 256 * 2048
 CLARK_ROUTERS = ("S-Base", "RL-R", "Hash")
 GADRE_VAL_SETS = {
-    "openlm": "val_tok_mult/openlm", "c4_val": "c4_val", "paloma_c4_en": "paloma_c4_en",
-    "paloma_code": "paloma_dolma_100_programing_languages", "paloma_refinedweb": "paloma_falcon-refinedweb",
-    "paloma_ptb": "paloma_ptb", "paloma_redpajama": "paloma_redpajama", "de-en": "de-en",
-}  # fmt: skip
+    "openlm": "val_tok_mult/openlm",
+    "c4_val": "c4_val",
+    "paloma_c4_en": "paloma_c4_en",
+    "paloma_code": "paloma_dolma_100_programing_languages",
+    "paloma_refinedweb": "paloma_falcon-refinedweb",
+    "paloma_ptb": "paloma_ptb",
+    "paloma_redpajama": "paloma_redpajama",
+    "de-en": "de-en",
+}
 
 
 def clark2022(
@@ -39,7 +47,7 @@ def clark2022(
     (column ``router``; dense runs are labelled ``Dense``).
     Columns: loss, N (total params), N_a (dense/activated params), E, G (= k), D (tokens).
     """
-    df = pd.read_csv(CLARK_PATH)
+    df = _read(CLARK_PATH)
     if router is not None and router not in CLARK_ROUTERS:
         raise RunsError(f"unknown router {router!r}; the data has {CLARK_ROUTERS}")
     if loss not in df.columns or not loss.startswith("loss_"):
@@ -63,13 +71,21 @@ def clark2022(
     if k is not None:  # dense runs emulate k > 1 by widening; keep the unwidened ones
         keep &= ~dense | (df["flop_increase"] == 1)
     df = df[keep & (df["step"] > 0)]
-    out = pd.DataFrame({
-        "loss": df[loss], "N": df["total_parameter_count"], "N_a": df["dense_parameter_count"],
-        "E": df["num_experts"].astype(float), "G": df["k"].astype(float),
-        "D": df["step"].astype(float) * CLARK_TOKENS_PER_STEP, "router": df["router_type"],
-        "model_size": df["model_size_label"], "hyper_id": df["hyper_id"], "step": df["step"],
-        "seed": df["seed"],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "loss": df[loss],
+            "N": df["total_parameter_count"],
+            "N_a": df["dense_parameter_count"],
+            "E": df["num_experts"].astype(float),
+            "G": df["k"].astype(float),
+            "D": df["step"].astype(float) * CLARK_TOKENS_PER_STEP,
+            "router": df["router_type"],
+            "model_size": df["model_size_label"],
+            "hyper_id": df["hyper_id"],
+            "step": df["step"],
+            "seed": df["seed"],
+        }
+    )
     runs = load_runs(out.reset_index(drop=True))
     runs.source = f"Clark et al. 2022 routing runs ({router or 'all routers'})"
     return runs
@@ -84,17 +100,49 @@ def gadre2024(val: str = "openlm", corpus: str | None = None) -> Runs:
     """
     if val not in GADRE_VAL_SETS:
         raise RunsError(f"unknown evaluation set {val!r}; choose one of {sorted(GADRE_VAL_SETS)}")
-    df = pd.read_csv(GADRE_PATH)
+    df = _read(GADRE_PATH)
     df = df[df["val_data"].str.contains(GADRE_VAL_SETS[val], regex=False)]
     if corpus is not None:
         if corpus not in set(df["dataset"]):
             raise RunsError(f"unknown corpus {corpus!r}; the data has {sorted(set(df['dataset']))}")
         df = df[df["dataset"] == corpus]
-    out = pd.DataFrame({
-        "loss": df["loss"], "N": df["params"].astype(float), "D": df["tokens"].astype(float),
-        "corpus": df["dataset"], "name": df["name"], "multiplier": df["chinchilla_multiplier"],
-        "N_no_embed": df["params_no_embed"].astype(float),
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "loss": df["loss"],
+            "N": df["params"].astype(float),
+            "D": df["tokens"].astype(float),
+            "corpus": df["dataset"],
+            "name": df["name"],
+            "multiplier": df["chinchilla_multiplier"],
+            "N_no_embed": df["params_no_embed"].astype(float),
+        }
+    )
     runs = load_runs(out.reset_index(drop=True))
     runs.source = f"Gadre et al. 2024 over-training runs ({val}{', ' + corpus if corpus else ''})"
     return runs
+
+
+#: Loaders of the bundled datasets by name (see ``data/*/README.md`` for provenance).
+DATASETS = {"clark2022": clark2022, "gadre2024": gadre2024}
+
+
+def names() -> list[str]:
+    """Names of the bundled datasets."""
+    return sorted(DATASETS)
+
+
+def load(name: str, **kwargs: object) -> Runs:
+    """A bundled dataset by name, e.g. ``load("clark2022", router="Hash")``."""
+    if name not in DATASETS:
+        raise RunsError(f"unknown dataset {name!r}; bundled datasets: {', '.join(names())}")
+    return DATASETS[name](**kwargs)  # type: ignore[operator]
+
+
+def _read(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a bundled CSV, naming the file when it is missing (e.g. a broken install)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunsError(
+            f"bundled data file {path} is missing; reinstall bayesmoe (the wheel carries data/) or run from a checkout"
+        )
+    return pd.read_csv(path)

@@ -172,27 +172,42 @@ def numpy_ns() -> Namespace:
     import numpy as np
 
     return {
-        "exp": np.exp, "log": np.log, "log10": np.log10, "sqrt": np.sqrt, "abs": np.abs,
-        "minimum": np.minimum, "maximum": np.maximum,
-    }  # fmt: skip
+        "exp": np.exp,
+        "log": np.log,
+        "log10": np.log10,
+        "sqrt": np.sqrt,
+        "abs": np.abs,
+        "minimum": np.minimum,
+        "maximum": np.maximum,
+    }
 
 
 def pytensor_ns() -> Namespace:
     import pytensor.tensor as pt
 
     return {
-        "exp": pt.exp, "log": pt.log, "log10": pt.log10, "sqrt": pt.sqrt, "abs": pt.abs,
-        "minimum": pt.minimum, "maximum": pt.maximum,
-    }  # fmt: skip
+        "exp": pt.exp,
+        "log": pt.log,
+        "log10": pt.log10,
+        "sqrt": pt.sqrt,
+        "abs": pt.abs,
+        "minimum": pt.minimum,
+        "maximum": pt.maximum,
+    }
 
 
 def jax_ns() -> Namespace:
     import jax.numpy as jnp
 
     return {
-        "exp": jnp.exp, "log": jnp.log, "log10": jnp.log10, "sqrt": jnp.sqrt, "abs": jnp.abs,
-        "minimum": jnp.minimum, "maximum": jnp.maximum,
-    }  # fmt: skip
+        "exp": jnp.exp,
+        "log": jnp.log,
+        "log10": jnp.log10,
+        "sqrt": jnp.sqrt,
+        "abs": jnp.abs,
+        "minimum": jnp.minimum,
+        "maximum": jnp.maximum,
+    }
 
 
 def evaluate(node: Node, env: Mapping[str, Any], ns: Namespace | None = None) -> Any:
@@ -257,9 +272,14 @@ def to_sympy(node: Node, pretty: bool = False) -> Any:
         return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a**b}[node.op]
     args = [to_sympy(a, pretty) for a in node.args]
     funcs = {
-        "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs,
-        "minimum": sympy.Min, "maximum": sympy.Max, "log10": sympy.Function("log_{10}") if pretty else (lambda x: sympy.log(x, 10)),
-    }  # fmt: skip
+        "exp": sympy.exp,
+        "log": sympy.log,
+        "sqrt": sympy.sqrt,
+        "abs": sympy.Abs,
+        "minimum": sympy.Min,
+        "maximum": sympy.Max,
+        "log10": sympy.Function("log_{10}") if pretty else (lambda x: sympy.log(x, 10)),
+    }
     return funcs[node.func](*args)
 
 

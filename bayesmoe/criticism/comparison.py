@@ -1,5 +1,5 @@
 """Compare law forms fitted to the same runs: PSIS-LOO, differences with standard errors,
-Pareto-k checks (with exact refits of flagged runs on request) and stacking weights.
+Pareto-k checks (with exact refits of flagged runs through ``az.reloo`` on request) and stacking weights.
 
 ArviZ does the statistics; this module makes sure every fit carries what LOO needs and
 refuses fits made on different runs.
@@ -16,10 +16,13 @@ from typing import Any
 import arviz as az
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
+import xarray as xr
 
+from bayesmoe.decisions.prediction import predict
 from bayesmoe.errors import BayesMoEError
-from bayesmoe.fit import log_density
+from bayesmoe.inference.fitting import fit as fit_law
+from bayesmoe.laws import observation
+from bayesmoe.runs.table import Runs
 
 PARETO_K_MAX = 0.7
 
@@ -81,27 +84,51 @@ def _check_same_runs(fits: Mapping[str, Any]) -> None:
             )
 
 
-def _exact_loo(fit: Any, i: int, **fit_kwargs: Any) -> float:
-    """log p(y_i | y_-i) from a refit without run i."""
-    from bayesmoe.fit import fit as fit_law
-    from bayesmoe.runs import Runs
+class RefitWrapper(az.SamplingWrapper):
+    """ArviZ's refit interface for a fit: ``az.reloo`` calls it to replace PSIS-LOO by an
+    exact leave-one-out refit where Pareto k is too high."""
 
-    keep = np.ones(len(fit.runs), bool)
-    keep[i] = False
-    train = Runs(fit.runs.df.loc[keep].reset_index(drop=True), source=fit.runs.source, synthetic=fit.runs.synthetic)
-    s = fit.settings
-    kw = dict(draws=s.get("draws", 1000), tune=s.get("tune", 1000), chains=s.get("chains", 4), seed=s.get("seed", 0),
-              sampler=s.get("sampler", "nutpie"), likelihood=s.get("likelihood", "normal"), progressbar=False, warn=False)  # fmt: skip
-    kw.update(fit_kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        refit = fit_law(fit.law, train, groups=fit.groups, pooled=fit.pooled or None, priors=fit.priors, **kw)
-    row = fit.runs.df.iloc[[i]]
-    group = str(row[fit.groups].iloc[0]) if fit.groups else None
-    mu = np.log(refit.predict(row[fit.law.inputs], group=group).isel(config=0, drop=True))
-    y = float(np.log(row["loss"].iloc[0]))
-    ll = np.asarray(log_density(y, mu, refit.idata.posterior, refit.settings.get("likelihood", "normal"))).reshape(-1)
-    return float(logsumexp(ll) - np.log(ll.size))
+    def __init__(self, fit: Any, **fit_kwargs: Any):
+        super().__init__(model=None, idata_orig=fit.idata)
+        s = fit.settings
+        self.fit = fit
+        self.fit_kwargs = {
+            "draws": s.get("draws"),
+            "tune": s.get("tune"),
+            "chains": s.get("chains"),
+            "seed": s.get("seed", 0),
+            "sampler": s.get("sampler", "nutpie"),
+            "likelihood": fit.likelihood,
+            "progressbar": False,
+            "posterior_predictive": False,
+            "warn": False,  # a refit's diagnostics are checked below, in plain words
+        } | fit_kwargs
+
+    def sel_observations(self, idx: Any) -> tuple[Any, Any]:
+        """(runs without ``idx``, the left-out rows)."""
+        keep = np.ones(len(self.fit.runs), bool)
+        keep[np.asarray(idx).ravel()] = False
+        runs = self.fit.runs
+        train = Runs(runs.df.loc[keep].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)
+        return train, runs.df.loc[~keep]
+
+    def sample(self, modified_observed_data: Any) -> Any:
+        f = self.fit
+        return fit_law(
+            f.law, modified_observed_data, groups=f.groups, pooled=f.pooled or None, priors=f.priors, **self.fit_kwargs
+        )
+
+    def get_inference_data(self, fitted_model: Any) -> Any:
+        return fitted_model  # the Fit itself: log_likelihood__i needs its law and groups
+
+    def log_likelihood__i(self, excluded_obs: Any, idata__i: Any) -> xr.DataArray:
+        """log p(y_i | theta) for each draw of the refit, under its observation model."""
+        refit = idata__i
+        group = str(excluded_obs[refit.groups].iloc[0]) if refit.groups else None
+        mu = np.log(predict(refit, excluded_obs[refit.law.inputs], group=group))
+        y = xr.DataArray(np.log(excluded_obs["loss"].to_numpy(float)), dims="config")
+        ll = observation.log_density(y, mu, refit.noise(), refit.likelihood)
+        return ll.sum("config")
 
 
 def compare(
@@ -111,13 +138,15 @@ def compare(
 
     Runs whose Pareto k exceeds 0.7 make PSIS-LOO unreliable there; with
     ``refit_flagged=True`` each (up to ``max_refits`` per fit) is replaced by an exact
-    leave-one-out refit. Otherwise the table says which runs are flagged and what to do.
+    leave-one-out refit (``az.reloo`` through :class:`RefitWrapper`). Otherwise the table says which runs are flagged and what to do.
     """
     if len(fits) < 2:
         raise CompareError("compare needs at least two fits")
     for name, f in fits.items():
         if "log_likelihood" not in f.idata.groups():
-            raise CompareError(f"fit {name!r} has no pointwise log-likelihood (fits from bayesmoe.fit always store it)")
+            raise CompareError(
+                f"fit {name!r} has no pointwise log-likelihood (fits from bayesmoe.inference.fitting always store it)"
+            )
         if f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"] < 100:
             raise CompareError(f"fit {name!r} has too few draws for PSIS-LOO")
     _check_same_runs(fits)
@@ -127,20 +156,21 @@ def compare(
     refitted: dict[str, list[int]] = {}
     for name, f in fits.items():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # high Pareto k is reported below in plain words, with the fix
+            warnings.filterwarnings(
+                "ignore", message=r"(?s).*Estimated shape parameter of Pareto", category=UserWarning
+            )
             loo = az.loo(f.idata, pointwise=True)
         k = np.asarray(loo.pareto_k).reshape(-1)
         bad = np.flatnonzero(k > PARETO_K_MAX)
         if len(bad) and refit_flagged:
-            todo = bad[:max_refits]
-            loo_i = np.asarray(loo.loo_i).reshape(-1).copy()
-            for i in todo:
-                loo_i[i] = _exact_loo(f, int(i), **fit_kwargs)
-            loo.loo_i.values[...] = loo_i
-            loo["elpd_loo"] = float(loo_i.sum())
-            loo["se"] = float(np.sqrt(len(loo_i) * np.var(loo_i)))
-            k = k.copy()
-            k[todo] = 0.0
+            todo, later = bad[:max_refits], bad[max_refits:]
+            # az.reloo refits every run above the threshold: hide those beyond the cap from it
+            k_orig = k.copy()
+            loo.pareto_k.values[later] = 0.0
+            loo = az.reloo(RefitWrapper(f, **fit_kwargs), loo_orig=loo, k_thresh=PARETO_K_MAX, verbose=False)
+            k = np.asarray(loo.pareto_k).reshape(-1).copy()
+            k[later] = k_orig[later]
             loo.pareto_k.values[...] = k
             refitted[name] = [int(i) for i in todo]
             bad = np.flatnonzero(k > PARETO_K_MAX)
@@ -152,8 +182,6 @@ def compare(
             )
         elpds[name] = loo
         ks[name] = k
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = az.compare(elpds, ic="loo", method="stacking", scale="log")
+    table = az.compare(elpds, ic="loo", method="stacking", scale="log")
     table["bad_pareto_k"] = [int(np.sum(ks[n] > PARETO_K_MAX)) for n in table.index]
     return Comparison(table=table, pareto_k=ks, messages=messages, refitted=refitted)

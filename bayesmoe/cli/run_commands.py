@@ -1,0 +1,218 @@
+"""Commands that read runs and fit laws: ``laws``, ``fit``, ``identify``, ``demo``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bayesmoe.cli.app import EXIT_DIAGNOSTICS, emit_json, main, pairs, progress
+
+
+@main.command("laws")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def laws_cmd(as_json: bool) -> None:
+    """List the law catalogue (models/ and $BAYESMOE_MODELS)."""
+    from bayesmoe.laws import get_law, list_laws
+
+    laws = [get_law(n) for n in list_laws()]
+    if as_json:
+        emit_json(
+            {
+                "laws": [
+                    {
+                        "name": law.name,
+                        "inputs": law.inputs,
+                        "params": law.params,
+                        "loss": law.spec.loss,
+                        "citation": law.spec.citation,
+                    }
+                    for law in laws
+                ]
+            }
+        )
+        return
+    for law in laws:
+        click.echo(f"{law.name:<24} inputs {','.join(law.inputs):<16} L = {law.spec.loss}")
+        click.echo(f"{'':<24} {law.spec.citation}")
+
+
+def _fit_report(fit: Any, out: Path | None) -> dict:
+    table = fit.summary()
+    return {
+        "law": fit.law.name,
+        "runs": len(fit.runs),
+        "synthetic": fit.runs.synthetic,
+        "groups": fit.groups,
+        "settings": fit.settings,
+        "summary": {i: {c: row[c] for c in table.columns} for i, row in table.iterrows()},
+        "diagnostics": fit.diagnostics().to_dict(),
+        "out": str(out) if out else None,
+    }
+
+
+def _print_fit(fit: Any) -> None:
+    cols = [
+        c for c in ("mean", "sd", "hdi_5%", "hdi_95%", "r_hat", "ess_bulk", "published") if c in fit.summary().columns
+    ]
+    click.echo(
+        f"{fit.law.name} on {len(fit.runs)} runs ({fit.runs.source}); {fit.settings['wall_time_s']:.1f} s with {fit.settings['sampler']}"
+    )
+    click.echo(fit.summary()[cols].to_string(float_format=lambda v: f"{v:.4g}"))
+    click.echo("\nDiagnostics: " + str(fit.diagnostics()))
+
+
+@main.command("fit")
+@click.option("--law", required=True, help="Catalogue name or path to a law .toml file.")
+@click.option(
+    "--data", "data", required=True, type=click.Path(dir_okay=False), help="Runs table (.csv, .csv.gz, .parquet)."
+)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Where to save the fit (.nc).")
+@click.option("--groups", default=None, help="Column whose levels get partially pooled parameters.")
+@click.option("--sampler", default=None, help="nutpie (default), pymc or numpyro.")
+@click.option("--draws", default=1000, show_default=True, type=int)
+@click.option("--tune", default=None, type=int, help="Tuning steps [default: the law's [sampling] hint, else 1000].")
+@click.option(
+    "--target-accept",
+    "target_accept",
+    default=None,
+    type=float,
+    help="NUTS step-size target [default: the law's hint, else 0.9; 0.95 with --groups].",
+)
+@click.option("--chains", default=4, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--likelihood", default="normal", show_default=True, type=click.Choice(["normal", "studentt"]))
+@click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
+@click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
+@click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'alpha=Uniform(0.1, 0.6)'.")
+@click.option("--strict", is_flag=True, help="Exit 1 when diagnostics fail.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def fit_cmd(
+    law: str,
+    data: str,
+    out: str,
+    groups: str | None,
+    sampler: str | None,
+    draws: int,
+    tune: int | None,
+    target_accept: float | None,
+    chains: int,
+    seed: int,
+    likelihood: str,
+    mapping: tuple,
+    scale: tuple,
+    prior: tuple,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Fit a law to a runs table and save the posterior.
+
+    \b
+    Example:
+      bayesmoe fit --law zhao2025 --data runs.csv --map params=N --out zhao.nc --json
+    """
+    import warnings
+
+    import bayesmoe as bm
+    from bayesmoe.inference.sampling import DEFAULT_SAMPLER
+
+    runs = bm.load_runs(data, columns=pairs(mapping, "--map") or None, scale=pairs(scale, "--scale", float) or None)
+    law_obj = bm.get_law(law)
+    out_path = Path(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.SamplingWarning)
+        f = bm.fit(
+            law_obj,
+            runs,
+            groups=groups,
+            sampler=sampler or DEFAULT_SAMPLER,
+            draws=draws,
+            tune=tune,
+            target_accept=target_accept,
+            chains=chains,
+            seed=seed,
+            likelihood=likelihood,
+            priors=pairs(prior, "--prior") or None,
+            progressbar=progress() and not as_json,
+        )
+    f.save(out_path)
+    if as_json:
+        emit_json(_fit_report(f, out_path))
+    else:
+        _print_fit(f)
+        click.echo(f"\nSaved to {out_path}")
+    if strict and not f.diagnostics().ok:
+        sys.exit(EXIT_DIAGNOSTICS)
+
+
+@main.command("identify")
+@click.option("--law", required=True, help="Catalogue name or path to a law .toml file.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Runs table (.csv or .parquet).")
+@click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
+@click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
+@click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'beta=Fixed(0.47)'.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def identify_cmd(law: str, data: str, mapping: tuple, scale: tuple, prior: tuple, as_json: bool) -> None:
+    """Say which parameter combinations the runs can identify, before spending a fit on them.
+
+    Exit code 0 when every combination is identified, 1 when some rest on their priors.
+
+    \b
+    Example:
+      bayesmoe identify --law ludziejewski2025 --data runs.csv --prior 'beta=Fixed(0.1775)'
+    """
+    import bayesmoe as bm
+    from bayesmoe.inference.identify import identifiability
+    from bayesmoe.inference.reparam import resolve_priors
+
+    runs = bm.load_runs(data, columns=pairs(mapping, "--map") or None, scale=pairs(scale, "--scale", float) or None)
+    law_obj = bm.get_law(law)
+    check = identifiability(law_obj, runs, resolve_priors(law_obj, pairs(prior, "--prior") or None))
+    if as_json:
+        emit_json(
+            {
+                "law": law_obj.name,
+                "ok": check.ok,
+                "constant_inputs": check.constant_inputs,
+                "weak": [{"strength": w.strength, "weights": w.weights} for w in check.weak],
+                "suggest_fixed": {k: check.point[k] for k in check.suggest_fixed},
+            }
+        )
+    else:
+        click.echo(str(check))
+    if not check.ok:
+        sys.exit(EXIT_DIAGNOSTICS)
+
+
+@main.command("demo")
+@click.option("--out-dir", default="bayesmoe-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--draws", default=1000, show_default=True, type=int)
+@click.option("--tune", default=1000, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True)
+def demo_cmd(out_dir: str, draws: int, tune: int, as_json: bool) -> None:
+    """Fit clark2022 to the bundled DeepMind routing runs (S-Base router) and save it."""
+    import warnings
+
+    import bayesmoe as bm
+
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    runs = bm.datasets.clark2022("S-Base")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bm.SamplingWarning)
+        f = bm.fit("clark2022", runs, draws=draws, tune=tune, progressbar=progress() and not as_json)
+    out = d / "clark2022-sbase.nc"
+    f.save(out)
+    published = f.law.published("S-Base")
+    from bayesmoe.viz.report import write_report
+
+    report = write_report(f, d / "report.html")
+    if as_json:
+        emit_json({**_fit_report(f, out), "published": published, "report": str(report)})
+        return
+    _print_fit(f)
+    click.echo("\nPublished (Clark et al. 2022, S-Base): " + ", ".join(f"{k}={v:g}" for k, v in published.items()))
+    click.echo(f"\nSaved the fit to {out}")
+    click.echo(f"Wrote the report to {report} - open it in a browser.")

@@ -1,0 +1,28 @@
+"""Criticism: is the law right, and how far can it be trusted beyond its runs?
+
+Public surface: :func:`compare` (PSIS-LOO with stacking weights; exact refits of flagged
+runs through ``az.reloo``), :func:`backtest` (fit the cheap runs, score the expensive ones,
+with the Huber point-fit baseline), :func:`huber_fit` (that baseline; needs
+``bayesmoe[jax]``) and :func:`calibrate` (simulation-based calibration on Dask; needs
+``bayesmoe[dask]``).
+"""
+
+from bayesmoe.criticism.backtesting import Backtest, BacktestError, backtest, split_runs
+from bayesmoe.criticism.baseline import PointFit, huber_fit
+from bayesmoe.criticism.calibration import Calibration, calibrate
+from bayesmoe.criticism.comparison import CompareError, Comparison, RefitWrapper, compare
+
+__all__ = [
+    "Backtest",
+    "BacktestError",
+    "Calibration",
+    "CompareError",
+    "Comparison",
+    "PointFit",
+    "RefitWrapper",
+    "backtest",
+    "calibrate",
+    "compare",
+    "huber_fit",
+    "split_runs",
+]

@@ -1,0 +1,29 @@
+"""Decisions: turn a posterior into predictions, optima and compute plans with credible intervals.
+
+Public surface: :func:`predict` / :func:`surface_summary` (loss over a grid per draw),
+:func:`optima` (the law's closed-form optima per draw), :func:`plan` and :class:`Plan`
+(the compute-optimal run for a budget: per-draw optima, the Bayes decision, P(near-optimal)),
+:func:`near_optimal_band`, :func:`budget_for_target`, and the architecture mapping of
+:mod:`bayesmoe.decisions.architecture`.
+"""
+
+from bayesmoe.decisions.closed_forms import discrete_optimum, optima, summarize_optima
+from bayesmoe.decisions.planning import Plan, plan
+from bayesmoe.decisions.prediction import predict, surface_summary
+from bayesmoe.decisions.search import NEAR_OPTIMAL, RISKS, Limits
+from bayesmoe.decisions.targets import budget_for_target, near_optimal_band
+
+__all__ = [
+    "NEAR_OPTIMAL",
+    "RISKS",
+    "Limits",
+    "Plan",
+    "budget_for_target",
+    "discrete_optimum",
+    "near_optimal_band",
+    "optima",
+    "plan",
+    "predict",
+    "summarize_optima",
+    "surface_summary",
+]

@@ -1,0 +1,165 @@
+"""The plan verb: compute-optimal training runs over posterior draws, as a :class:`Plan`."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesmoe.config import INTERVAL_PROB
+from bayesmoe.decisions.search import (
+    NEAR_OPTIMAL,
+    RISKS,
+    Limits,
+    Problem,
+    bayes_decision,
+    edge_notes,
+    make_problem,
+    per_draw_optima,
+)
+from bayesmoe.errors import PlanError
+from bayesmoe.intervals import eti, median_eti
+from bayesmoe.runs.columns import UNITS
+
+
+@dataclass
+class Plan:
+    """A compute plan: per-draw optima, the Bayes decision and its loss distribution."""
+
+    budget: float
+    law: str
+    risk: str
+    optimum: xr.Dataset  # per draw: every input, D and the loss reached
+    decision: dict[str, float]
+    decision_loss: xr.DataArray  # loss of the decision in every draw
+    near_optimal_probability: float  # P(decision within NEAR_OPTIMAL of the draw's optimum)
+    price: float = 0.0
+    extrapolation: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problem: Problem | None = field(default=None, repr=False)  # the search it came from, for follow-up queries
+
+    def summary(self, prob: float = INTERVAL_PROB) -> pd.DataFrame:
+        """Per input: the median and equal-tailed interval of the per-draw optima, and the decision."""
+        rows = {}
+        for k in self.optimum.data_vars:
+            row = median_eti(self.optimum[k].values, prob).to_dict()
+            rows[k] = row | {"decision": self.decision.get(k, np.nan), "unit": UNITS.get(k, "")}
+        dl = self.decision_loss.values.ravel()
+        rows["loss"]["decision"] = float(np.mean(dl))
+        return pd.DataFrame(rows).T
+
+    def to_dict(self) -> dict:
+        return {
+            "budget": self.budget,
+            "law": self.law,
+            "risk": self.risk,
+            "price_per_billion_active": self.price,
+            "summary": self.summary().drop(columns="unit").to_dict(orient="index"),
+            "decision": self.decision,
+            "decision_loss_mean": float(self.decision_loss.mean()),
+            "decision_loss_90": [float(v) for v in eti(self.decision_loss.values)],
+            "p_decision_near_optimal": self.near_optimal_probability,
+            "extrapolation": self.extrapolation,
+            "notes": self.notes,
+        }
+
+    def __repr__(self) -> str:
+        notes = "".join(f"\nnote: {n}" for n in self.notes)
+        return (
+            f"Plan(C={self.budget:.3g} FLOPs, law={self.law}, risk={self.risk})\n"
+            + self.summary().to_string(float_format=lambda v: f"{v:.4g}")
+            + notes
+        )
+
+    def _repr_html_(self) -> str:
+        notes = "".join(
+            f"<li>{html.escape(k)}: {v:.3g}x the largest run</li>" for k, v in self.extrapolation.items() if v > 1
+        )
+        return (
+            f"<h4>Plan for C = {self.budget:.3g} FLOPs ({html.escape(self.law)}, risk: {self.risk})</h4>"
+            + self.summary().to_html(float_format="{:.4g}".format)
+            + f"<p>P(decision within {NEAR_OPTIMAL:.1%} of each draw's optimum) = {self.near_optimal_probability:.2f}</p>"
+            + (f"<p>Extrapolation:</p><ul>{notes}</ul>" if notes else "")
+            + "".join(f"<p><b>Note:</b> {html.escape(n)}</p>" for n in self.notes)
+        )
+
+
+def param_arrays(fit: Any, group: str | None) -> tuple[dict[str, np.ndarray], int, tuple[int, int]]:
+    """The law's parameters as flat arrays over draws, their number and (chain, draw) shape."""
+    draws = fit.draws(group)
+    shape = (draws.sizes["chain"], draws.sizes["draw"])
+    return {k: draws[k].values.reshape(-1) for k in draws.data_vars}, int(np.prod(shape)), shape
+
+
+def plan(
+    fit: Any,
+    budget: float,
+    *,
+    max_total_params: float | None = None,
+    max_active_params: float | None = None,
+    max_tokens: float | None = None,
+    min_active_params: float | None = None,
+    fixed: Mapping[str, float] | None = None,
+    choices: Mapping[str, Sequence[float]] | None = None,
+    risk: str = "mean",
+    attention_flops: float = 0.0,
+    price_per_billion_active: float = 0.0,
+    group: str | None = None,
+) -> Plan:
+    """Plan a training run of ``budget`` FLOPs under the posterior of ``fit``.
+
+    Returns the optimum in every draw, the decision minimising ``risk`` of loss
+    (``mean`` = Bayes, ``q90`` = 90 % quantile, ``cvar90`` = mean of the worst 10 %),
+    and the probability that this decision is within 0.1 % of each draw's optimum.
+    ``price_per_billion_active`` adds that much loss per 1e9 activated parameters to the
+    objective (an explicit inference cost), turning the efficiency trade-off into a decision.
+    """
+    if risk not in RISKS:
+        raise PlanError(f"unknown risk {risk!r}; choose one of {RISKS}")
+    if not (math.isfinite(attention_flops) and attention_flops >= 0):
+        raise PlanError("attention_flops must be >= 0 FLOPs per token")
+    if not (math.isfinite(price_per_billion_active) and price_per_billion_active >= 0):
+        raise PlanError("price_per_billion_active must be >= 0")
+    limits = Limits(max_total_params, max_active_params, max_tokens, min_active_params)
+    problem = make_problem(fit.law, budget, limits, dict(fixed or {}), choices, attention_flops)
+    params, n, shape = param_arrays(fit, group)
+    per_draw = per_draw_optima(problem, params, n, price_per_billion_active)
+    optimum = xr.Dataset(
+        {k: (("chain", "draw"), v.reshape(shape)) for k, v in per_draw.items()},
+        coords={"chain": fit.idata.posterior["chain"].values, "draw": fit.idata.posterior["draw"].values},
+        attrs={"budget_flops": budget, "law": fit.law.name},
+    )
+    for k in optimum.data_vars:
+        optimum[k].attrs["units"] = UNITS.get(k, "nats/token" if k == "loss" else "")
+    decision = bayes_decision(problem, params, n, risk, price_per_billion_active, per_draw)
+    x = {k: v for k, v in decision.items() if k in fit.law.inputs}
+    with np.errstate(all="ignore"):
+        dloss = np.asarray(fit.law.loss_fn(params, x), float)
+    decision_loss = xr.DataArray(
+        dloss.reshape(shape), dims=("chain", "draw"), name="loss", attrs={"units": "nats/token"}
+    )
+    near = float(np.mean(dloss <= per_draw["loss"] * (1 + NEAR_OPTIMAL)))
+    extrap = {}
+    for k in ("N", "N_a", "D"):
+        if k in decision and k in fit.runs.df.columns and len(fit.runs):
+            extrap[k] = float(decision[k] / fit.runs.df[k].max())
+    notes = edge_notes(problem, per_draw)
+    return Plan(
+        budget,
+        fit.law.name,
+        risk,
+        optimum,
+        decision,
+        decision_loss,
+        near,
+        price_per_billion_active,
+        extrap,
+        notes,
+        problem,
+    )

@@ -1,0 +1,333 @@
+"""The search behind a plan: the feasible configurations for one budget, each draw's
+optimum, and the decision minimising a risk over all draws.
+
+Budget accounting is :mod:`bayesmoe.runs.compute`'s ``C = M * D`` with
+``M = 6 * N_a + attention_flops`` (``N`` for laws without ``N_a``). Sizes are searched in log
+space by a vectorised zoom search (every draw at once: a coarse grid, then six rounds of 4x
+finer local grids around each draw's best cell); discrete inputs (G, S, E) are enumerated
+over candidate lists, alternating with the continuous search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesmoe.errors import PlanError
+from bayesmoe.runs.compute import active_for_flops_per_token, flops_per_token
+
+#: Default candidate lists for discrete inputs.
+DEFAULT_CHOICES: dict[str, list[float]] = {
+    "G": [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48, 64],
+    "S": [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75],
+    "E": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+}
+#: Search box for sizes when no limit is given (parameters, tokens).
+PARAM_RANGE = (1e6, 1e14)
+TOKEN_RANGE = (1e6, 1e16)
+MAX_EXPANSION = 512.0  # N / N_a upper bound when the law has both
+RISKS = ("mean", "q90", "cvar90")
+NEAR_OPTIMAL = 0.001  # Wan et al. 2026: within 0.1 % of the minimum
+
+
+@dataclass
+class Limits:
+    """Optional limits on a plan (raw counts)."""
+
+    max_total_params: float | None = None
+    max_active_params: float | None = None
+    max_tokens: float | None = None
+    min_active_params: float | None = None
+
+
+@dataclass
+class Problem:
+    """Maps search coordinates to law inputs for one budget."""
+
+    law: Any
+    budget: float
+    active: str  # "N_a" or "N": the size that sets training FLOPs
+    continuous: list[str]  # names of log-space search coordinates
+    lo: np.ndarray
+    hi: np.ndarray
+    discrete: dict[str, list[float]]
+    fixed: dict[str, float]
+    attention_flops: float
+    limits: Limits
+
+    def inputs(self, z: np.ndarray, disc: Mapping[str, Any]) -> dict[str, Any]:
+        """z[..., j] are log sizes; returns law inputs (with D from the budget) and feasibility."""
+        x: dict[str, Any] = dict(self.fixed)
+        x.update(disc)
+        size = np.exp(z[..., 0])
+        x[self.active] = size
+        if len(self.continuous) == 2:  # log N
+            x["N"] = np.exp(z[..., 1])
+        m = flops_per_token(size, self.attention_flops)
+        x["D"] = self.budget / m
+        if "C" in self.law.inputs:
+            x["C"] = np.full_like(size, self.budget)
+        if "M" in self.law.inputs:
+            x["M"] = m
+        return x
+
+    def feasible(self, x: Mapping[str, Any]) -> Any:
+        ok = np.ones(np.shape(x[self.active]), bool)
+        lim = self.limits
+        if lim.max_total_params is not None:
+            ok &= np.asarray(x.get("N", x[self.active])) <= lim.max_total_params * (1 + 1e-12)
+        if len(self.continuous) == 2:
+            ratio = np.asarray(x["N"]) / np.asarray(x[self.active])
+            ok &= (ratio >= 1 - 1e-12) & (ratio <= MAX_EXPANSION * (1 + 1e-12))
+        if lim.max_tokens is not None:
+            ok &= np.asarray(x["D"]) <= lim.max_tokens * (1 + 1e-12)
+        if "G" in x and "E" in x:
+            ok &= np.asarray(x["G"]) <= np.asarray(x["E"])
+        return ok
+
+
+def make_problem(
+    law: Any,
+    budget: float,
+    limits: Limits,
+    fixed: Mapping[str, float],
+    choices: Mapping[str, Sequence[float]] | None,
+    attention_flops: float,
+) -> Problem:
+    if not (isinstance(budget, int | float) and math.isfinite(budget) and budget > 0):
+        raise PlanError(f"budget must be a positive number of FLOPs, got {budget!r}")
+    if "D" not in law.inputs:
+        raise PlanError(
+            f"law {law.name!r} has no D (tokens) input, so a compute budget cannot be split between size and data"
+        )
+    active = "N_a" if "N_a" in law.inputs else "N"
+    if active not in law.inputs:
+        raise PlanError(f"law {law.name!r} has neither N_a nor N; cannot plan a budget")
+    for k in fixed:
+        if k not in law.inputs:
+            raise PlanError(f"fixed input {k!r} is not an input of {law.name!r} ({law.inputs})")
+        if k in ("D", active, "N", "C", "M"):
+            raise PlanError(f"{k} is set by the plan; limit it with max_* options instead of fixing it")
+    for k in choices or {}:
+        if k not in law.inputs:
+            raise PlanError(f"choices given for {k!r}, which is not an input of {law.name!r} ({law.inputs})")
+    continuous = [active] + (["N"] if active == "N_a" and "N" in law.inputs else [])
+    lo_size, hi_size = PARAM_RANGE
+    if limits.min_active_params is not None:
+        lo_size = max(lo_size, limits.min_active_params)
+    if limits.max_active_params is not None:
+        hi_size = min(hi_size, limits.max_active_params)
+    if limits.max_total_params is not None:
+        hi_size = min(hi_size, limits.max_total_params)
+    # D = budget / M(size) must lie in TOKEN_RANGE and under max_tokens
+    d_hi = min(TOKEN_RANGE[1], limits.max_tokens or math.inf)
+    lo_size = max(lo_size, active_for_flops_per_token(budget / d_hi, attention_flops))
+    hi_size = min(hi_size, active_for_flops_per_token(budget / TOKEN_RANGE[0], attention_flops))
+    for name, v in vars(limits).items():
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise PlanError(f"{name} must be a positive number, got {v!r}")
+    if limits.max_active_params and limits.min_active_params and limits.min_active_params > limits.max_active_params:
+        raise PlanError("contradictory limits: min_active_params exceeds max_active_params")
+    if not lo_size < hi_size:
+        raise PlanError(
+            f"no feasible model for budget {budget:.3g} FLOPs under these limits: the {active} range "
+            f"[{max(lo_size, 0):.3g}, {hi_size:.3g}] is empty (budget too small, or max_tokens too low for max_active_params)"
+        )
+    lo, hi = [math.log(lo_size)], [math.log(hi_size)]
+    if len(continuous) == 2:
+        n_hi = min(PARAM_RANGE[1], limits.max_total_params or math.inf, hi_size * MAX_EXPANSION)
+        lo.append(math.log(lo_size))
+        hi.append(math.log(n_hi))
+    discrete = {}
+    for k in law.inputs:
+        if k in fixed or k in ("D", "N", "N_a", "C", "M"):
+            continue
+        if choices and k in choices:
+            values = [float(v) for v in choices[k]]
+        elif k in DEFAULT_CHOICES:
+            values = DEFAULT_CHOICES[k]
+        else:
+            raise PlanError(
+                f"input {k!r} of {law.name!r} needs a value: pass fixed={{'{k}': ...}} or choices={{'{k}': [...]}}"
+            )
+        if not values:
+            raise PlanError(f"empty choices for {k!r}")
+        discrete[k] = values
+    return Problem(
+        law,
+        float(budget),
+        active,
+        continuous,
+        np.array(lo),
+        np.array(hi),
+        discrete,
+        dict(fixed),
+        float(attention_flops),
+        limits,
+    )
+
+
+def zoom(
+    objective: Callable[[np.ndarray], np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    rows: int,
+    coarse: int | None = None,
+    local: int = 9,
+    rounds: int = 6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``objective`` (rows x candidates) over a box, for every row at once."""
+    d = len(lo)
+    coarse = coarse or (64 if d == 1 else 16)
+    axes = [np.linspace(lo[j], hi[j], coarse) for j in range(d)]
+    grid = np.array(list(itertools.product(*axes)))  # (m, d)
+    z = np.broadcast_to(grid, (rows, *grid.shape))
+    f = objective(z)
+    best = np.nanargmin(np.where(np.isfinite(f), f, np.inf), axis=1)
+    centre = z[np.arange(rows), best]
+    step = (hi - lo) / (coarse - 1)
+    offsets = np.array(list(itertools.product(*[np.linspace(-1, 1, local)] * d)))  # (k, d)
+    for _ in range(rounds):
+        z = np.clip(centre[:, None, :] + offsets[None] * step, lo, hi)
+        f = objective(z)
+        best = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
+        centre = z[np.arange(rows), best]
+        step = step * 2 / (local - 1)
+    f_best = f[np.arange(rows), best]
+    return centre, f_best
+
+
+def problem_loss(
+    problem: Problem, params: Mapping[str, np.ndarray], z: np.ndarray, disc: Mapping[str, Any]
+) -> np.ndarray:
+    x = problem.inputs(z, disc)
+    with np.errstate(all="ignore"):
+        value = problem.law.loss_fn(params, x)
+    value = np.where(problem.feasible(x), value, np.inf)
+    return np.where(np.isfinite(value) & (value > 0), value, np.inf)
+
+
+def per_draw_optima(
+    problem: Problem, params: Mapping[str, np.ndarray], n: int, price: float = 0.0
+) -> dict[str, np.ndarray]:
+    """Each draw's optimum (coordinate-wise: discrete enumeration, then the zoom search)."""
+    p = {k: np.asarray(v).reshape(n, 1) for k, v in params.items()}
+    disc_names = list(problem.discrete)
+    combos = list(itertools.product(*problem.discrete.values())) if disc_names else [()]
+    current = {k: np.full((n, 1), problem.discrete[k][len(problem.discrete[k]) // 2]) for k in disc_names}
+
+    def cost(z: np.ndarray, disc: Mapping[str, Any]) -> np.ndarray:
+        value = problem_loss(problem, p, z, disc)
+        return value + price * np.exp(z[..., 0]) / 1e9 if price else value
+
+    # Alternate: sizes for the current discrete choice, then the best discrete choice at those
+    # sizes; stop once no draw changes its choice (the sizes are then optimal for it).
+    z, _ = zoom(lambda zz: cost(zz, current), problem.lo, problem.hi, n)
+    for _ in range(3 if disc_names else 0):
+        zz = z[:, None, :]
+        values = np.stack(
+            [cost(zz, {k: np.full((n, 1), c[i]) for i, k in enumerate(disc_names)})[:, 0] for c in combos], axis=1
+        )
+        pick = np.argmin(values, axis=1)
+        new = {k: np.array([combos[j][i] for j in pick]).reshape(n, 1) for i, k in enumerate(disc_names)}
+        if all(np.array_equal(new[k], current[k]) for k in disc_names):
+            break
+        current = new
+        z, _ = zoom(lambda zz, cur=current: cost(zz, cur), problem.lo, problem.hi, n)
+    x = problem.inputs(z[:, None, :], current)
+    loss = problem_loss(problem, p, z[:, None, :], current)[:, 0]
+    if not np.all(np.isfinite(loss)):
+        bad = int(np.sum(~np.isfinite(loss)))
+        raise PlanError(
+            f"{bad} of {n} draws have no feasible configuration under these limits (or the law gives invalid loss there)"
+        )
+    out = {
+        k: np.broadcast_to(np.asarray(v, float), (n, 1))[:, 0].copy()
+        for k, v in x.items()
+        if k in problem.law.inputs or k == "D"
+    }
+    out["loss"] = loss
+    return out
+
+
+def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]:
+    """Say where the optimum sits on a limit of the search rather than inside it."""
+    notes = []
+    names = problem.continuous
+    for j, name in enumerate(names):
+        z = np.log(optimum[name])
+        for side, bound in (("lower", problem.lo[j]), ("upper", problem.hi[j])):
+            share = float(np.mean(np.abs(z - bound) < 1e-3))
+            if share > 0.01:
+                notes.append(
+                    f"{name} sits on the {side} end of its allowed range ({math.exp(bound):.3g}) in {share:.0%} of draws"
+                )
+    if len(names) == 2:
+        share = float(np.mean(optimum["N"] / optimum[names[0]] > MAX_EXPANSION * 0.999))
+        if share > 0.01:
+            notes.append(
+                f"N/N_a sits at the expansion cap {MAX_EXPANSION:g} in {share:.0%} of draws: the law rewards total "
+                "parameters at no compute cost; set max_total_params (memory) for a meaningful plan"
+            )
+    return notes
+
+
+def risk_of(values: np.ndarray, risk: str) -> np.ndarray:
+    """Risk of each candidate from loss values (draws x candidates)."""
+    if risk == "mean":
+        return values.mean(axis=0)
+    if risk == "q90":
+        return np.quantile(values, 0.9, axis=0)
+    tail = np.sort(values, axis=0)[math.floor(0.9 * values.shape[0]) :]
+    return tail.mean(axis=0)
+
+
+def bayes_decision(
+    problem: Problem,
+    params: Mapping[str, np.ndarray],
+    n: int,
+    risk: str,
+    price: float = 0.0,
+    per_draw: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """The configuration minimising the risk of loss over all draws.
+
+    Discrete inputs are searched over the combinations that are optimal in at least 1 % of
+    draws (at most 8, most frequent first): the Bayes choice is among them in practice,
+    and this keeps the search to a few continuous zooms.
+    """
+    p = {k: np.asarray(v).reshape(n, 1) for k, v in params.items()}
+    disc_names = list(problem.discrete)
+    combos = list(itertools.product(*problem.discrete.values())) if disc_names else [()]
+    if disc_names and per_draw is not None:
+        seen = pd.Series(list(zip(*(per_draw[k] for k in disc_names), strict=True))).value_counts()
+        combos = list(seen[seen >= max(1, 0.01 * n)].index[:8]) or list(seen.index[:1])
+    best: tuple[float, Any, Any] | None = None
+    for c in combos:
+        disc = {k: c[i] for i, k in enumerate(disc_names)}
+
+        def objective(z: np.ndarray, disc: Mapping[str, Any] = disc) -> np.ndarray:
+            cand = z[0]  # (m, d): one shared candidate list for every draw
+            value = problem_loss(problem, p, np.broadcast_to(cand, (n, *cand.shape)), disc)
+            r = risk_of(value, risk)
+            if price:
+                r = r + price * np.exp(cand[:, 0]) / 1e9
+            return r[None, :]
+
+        z, f = zoom(objective, problem.lo, problem.hi, 1, coarse=32 if len(problem.lo) == 1 else 16, rounds=5)
+        if best is None or f[0] < best[0]:
+            best = (float(f[0]), z[0], disc)
+    assert best is not None
+    value, z, disc = best
+    if not math.isfinite(value):
+        raise PlanError("no configuration is feasible in every draw under these limits")
+    x = problem.inputs(z[None, None, :], disc)
+    out = {k: float(np.asarray(v).ravel()[0]) for k, v in x.items() if k in problem.law.inputs or k == "D"}
+    out["risk"] = value
+    return out

@@ -1,0 +1,14 @@
+"""Inference: build the PyMC model of a law on runs, sample it with NUTS, check and store it.
+
+Public surface: :func:`fit` and its result :class:`Fit` (an ArviZ InferenceData plus the
+law, runs, priors and settings), :func:`load` (a saved fit), :class:`Diagnostics` (R-hat,
+ESS, divergences in plain words) and :func:`identifiability` (which parameter
+combinations the runs cannot pin down).
+"""
+
+from bayesmoe.inference.diagnostics import Diagnostics
+from bayesmoe.inference.fitting import Fit, fit, load
+from bayesmoe.inference.identify import identifiability
+from bayesmoe.inference.sampling import DEFAULT_SAMPLER, SAMPLERS, SamplerSettings
+
+__all__ = ["DEFAULT_SAMPLER", "SAMPLERS", "Diagnostics", "Fit", "SamplerSettings", "fit", "identifiability", "load"]

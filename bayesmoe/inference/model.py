@@ -1,0 +1,109 @@
+"""The PyMC model of a law on runs (parametrisation: :mod:`bayesmoe.inference.reparam`;
+likelihood: :mod:`bayesmoe.laws.observation`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bayesmoe.config import GROUP_SCALE
+from bayesmoe.errors import FitError
+from bayesmoe.inference.reparam import level_param, resolve_priors, shear_terms
+from bayesmoe.laws import expr, observation
+from bayesmoe.laws.law import Law
+from bayesmoe.laws.priors import Prior
+from bayesmoe.runs.table import Runs
+
+
+def build_model(
+    law: Law,
+    runs: Runs,
+    *,
+    groups: str | None = None,
+    pooled: Sequence[str] | None = None,
+    priors: Mapping[str, str | Prior] | None = None,
+    likelihood: str = "normal",
+) -> Any:
+    """The PyMC model of ``law`` on ``runs``.
+
+    Data live in shared containers (:func:`model_data`) so a compiled model can be reused on
+    new runs of the same shape. Pooled parameters get one value per level of ``groups``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    observation.check_likelihood(likelihood)
+    runs.require(law.inputs, f"law {law.name!r}", {k: law.input_bounds(k) for k in law.inputs})
+    n_free = len(law.params) + 1
+    if len(runs) < n_free:
+        raise FitError(
+            f"{len(runs)} runs cannot constrain {law.name!r}: it has {len(law.params)} parameters plus the noise scale; give at least {n_free} runs"
+        )
+    if all(runs.df[k].nunique() == 1 for k in law.inputs if k in runs.df):
+        raise FitError(
+            f"every input of {law.name!r} ({', '.join(law.inputs)}) is constant across the runs: nothing to fit a scaling law to"
+        )
+    pri = resolve_priors(law, priors)
+    coords: dict[str, Any] = {"run": np.arange(len(runs))}
+    if groups is not None:
+        coords["group"] = runs.group_codes(groups)[1]
+        pooled_set = set(law.pooled if pooled is None else pooled)
+        unknown = pooled_set - set(law.params)
+        if unknown:
+            raise FitError(f"pooled names {sorted(unknown)} are not parameters of {law.name!r} ({law.params})")
+        held = sorted(k for k in pooled_set if pri[k].fixed)
+        if held and pooled is not None:
+            raise FitError(f"{held} are held at fixed values, so they cannot also vary by group; drop them from pooled")
+        pooled_set -= set(held)  # a law's default pooling does not apply to a parameter the user fixed
+    elif pooled:
+        raise FitError("pooled parameters need a group column: pass groups='column'")
+    else:
+        pooled_set = set()
+    shear = shear_terms(law, runs, pri)
+    level = level_param(law, pri)
+    level_name, level_coef = level if level is not None else (None, 1.0)
+    ns = expr.pytensor_ns()
+    with pm.Model(coords=coords) as model:
+        # data live in shared containers so a compiled model can be reused on new runs
+        shared = {
+            k: pm.Data(k, v, dims=None if k.startswith("ref_") else "run")
+            for k, v in model_data(law, runs, groups).items()
+        }
+        x = {k: shared[f"x_{k}"] for k in law.inputs}
+        ref = {k: shared[f"ref_{k}"] for k in law.inputs}
+        codes = shared.get("group_idx")
+        pop: dict[str, Any] = {}
+        for name in law.params:
+            if name not in shear and name != level_name:
+                pop[name] = pri[name].pymc(name)
+        for name, scale in shear.items():
+            log_f0 = pt.log(expr.evaluate(scale, {**law.constants, **pop, **ref}, ns))
+            pop[name] = pri[name].pymc(name, shift=log_f0)
+        if level_name is not None:  # sampled last: its offset is the rest of the loss at x0
+            rest = law.loss_fn({**pop, level_name: 0.0}, ref, ns) / level_coef
+            pop[level_name] = pri[level_name].pymc_level(level_name, rest)
+        env: dict[str, Any] = dict(pop)
+        for name in law.params:
+            if name in pooled_set:
+                tau = pm.HalfNormal(f"{name}_tau", sigma=GROUP_SCALE)
+                z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="group")
+                free = pri[name].to_free(pop[name], pt) + tau * z
+                per_group = pm.Deterministic(f"{name}_group", pri[name].from_free(free, pt), dims="group")
+                env[name] = per_group[codes]
+        mu = law.loss_fn(env, x, ns)
+        observation.add_to_model(pt.log(mu), shared["y"], likelihood, dims="run")
+    model.bayesmoe_pooled = sorted(pooled_set)  # type: ignore[attr-defined]
+    model.bayesmoe_shear = sorted(shear) + ([f"{level_name}:level"] if level_name else [])  # type: ignore[attr-defined]
+    return model
+
+
+def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
+    """The values of the shared data containers of :func:`build_model` for ``runs``."""
+    data = {f"x_{k}": v for k, v in runs.inputs(law.inputs).items()}
+    data |= {f"ref_{k}": np.asarray(v) for k, v in runs.reference(law.inputs).items()}
+    data["y"] = np.log(runs.loss())
+    if groups is not None:
+        data["group_idx"] = runs.group_codes(groups)[0]
+    return data

@@ -1,0 +1,91 @@
+"""The observation model: how an observed loss scatters around the law's expected loss.
+
+One home for it, used by fitting (the likelihood), the pointwise log-likelihood (LOO),
+posterior predictive draws, ``predict(predictive=True)``, backtests, simulation and
+calibration. Observed log loss is the log of the law's loss plus run-to-run noise::
+
+    log L_obs = log L(x; theta) + e,   e ~ Normal(0, sigma)          (likelihood="normal")
+                                       e ~ StudentT(nu, 0, sigma)    (likelihood="studentt")
+
+with ``sigma ~ HalfNormal(0.05)`` (about 5 % run-to-run noise at most a priori) and, for
+Student-t, ``nu ~ Gamma(2, 0.1)`` (Juárez & Steel 2010's weakly informative prior).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayesmoe.errors import FitError
+from bayesmoe.laws.priors import Prior
+
+LIKELIHOODS = ("normal", "studentt")
+#: Name of the observed variable (log loss) in the PyMC model and in InferenceData.
+OBSERVED = "log_loss"
+#: Prior of the noise scale of log loss.
+SIGMA_PRIOR = Prior("HalfNormal", (0.05,))
+#: Prior of the Student-t degrees of freedom.
+NU_PRIOR = Prior("Gamma", (2.0, 0.1))
+
+
+def check_likelihood(likelihood: str) -> str:
+    """Return ``likelihood`` if known, else raise naming the choices."""
+    if likelihood not in LIKELIHOODS:
+        raise FitError(f"unknown likelihood {likelihood!r}; choose one of {LIKELIHOODS}")
+    return likelihood
+
+
+def noise_names(likelihood: str) -> list[str]:
+    """The observation model's parameters, as stored in the posterior."""
+    return ["sigma"] if check_likelihood(likelihood) == "normal" else ["sigma", "nu"]
+
+
+def add_to_model(log_mu: Any, y: Any, likelihood: str, dims: str = "run") -> Any:
+    """Add the noise parameters and the observed log loss to the current PyMC model."""
+    import pymc as pm
+
+    sigma = pm.HalfNormal("sigma", sigma=SIGMA_PRIOR.kw["sigma"])
+    if check_likelihood(likelihood) == "normal":
+        return pm.Normal(OBSERVED, mu=log_mu, sigma=sigma, observed=y, dims=dims)
+    nu = pm.Gamma("nu", alpha=NU_PRIOR.kw["alpha"], beta=NU_PRIOR.kw["beta"])
+    return pm.StudentT(OBSERVED, nu=nu, mu=log_mu, sigma=sigma, observed=y, dims=dims)
+
+
+def log_density(y: Any, log_mu: Any, noise: Mapping[str, Any], likelihood: str) -> Any:
+    """log p(log loss = y | law's log loss ``log_mu``, noise parameters) (xarray broadcasting)."""
+    from scipy import stats
+
+    sigma = noise["sigma"]
+    if check_likelihood(likelihood) == "normal":
+        return xr.apply_ufunc(stats.norm.logpdf, y, log_mu, sigma)
+    return xr.apply_ufunc(lambda a, m, s, nu: stats.t.logpdf(a, nu, m, s), y, log_mu, sigma, noise["nu"])
+
+
+def draw_errors(noise: Mapping[str, Any], likelihood: str, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
+    """Errors of log loss with ``shape``; noise arrays broadcast against it (draws lead)."""
+    sigma = np.asarray(noise["sigma"], float)
+    if check_likelihood(likelihood) == "normal":
+        return sigma * rng.standard_normal(shape)
+    nu = np.broadcast_to(np.asarray(noise["nu"], float), shape)
+    return sigma * rng.standard_t(nu)
+
+
+def draw_loss(mean_loss: Any, noise: Mapping[str, Any], likelihood: str, rng: np.random.Generator) -> Any:
+    """Observed losses drawn around ``mean_loss`` (an array, or a DataArray with the noise's dims)."""
+    if isinstance(mean_loss, xr.DataArray):
+        parts = [xr.DataArray(v) if not isinstance(v, xr.DataArray) else v for v in noise.values()]
+        b = xr.broadcast(mean_loss, *parts)
+        arrays = dict(zip(noise, (p.values for p in b[1:]), strict=True))
+        err = draw_errors(arrays, likelihood, b[0].shape, rng)
+        return b[0] * np.exp(err)
+    mean_loss = np.asarray(mean_loss, float)
+    return mean_loss * np.exp(draw_errors(noise, likelihood, mean_loss.shape, rng))
+
+
+def noise_draws(posterior: xr.Dataset, likelihood: str, flat: bool = False) -> dict[str, Any]:
+    """The noise parameters of every draw (DataArrays over chain, draw; or flat 1-d arrays)."""
+    out = {k: posterior[k] for k in noise_names(likelihood)}
+    return {k: v.values.reshape(-1) for k, v in out.items()} if flat else out
