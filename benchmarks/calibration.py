@@ -4,7 +4,7 @@ Priors here are the calibration priors (used for both simulating and fitting, as
 requires); they are narrower than the catalogue defaults so every prior draw gives
 plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--seed 0 --seed 1] [--law chinchilla]
 Each seed is an independent set of simulated data sets; the summary reports each seed and
-all together. Results (resumable) in benchmarks/results/sbc-<law>-seed<seed>/, summary in
+all together. Per-simulation results (resumable, not committed) in benchmarks/cache/sbc-<law>-seed<seed>/, summary in
 results/calibration.json.
 """
 
@@ -88,7 +88,7 @@ def main() -> None:
                 name,
                 s["design"](),
                 sims=args.sims,
-                out_dir=Path(__file__).parent / "results" / f"sbc-{name}-seed{seed}",
+                out_dir=Path(__file__).parent / "cache" / f"sbc-{name}-seed{seed}",
                 priors=s["priors"],
                 draws=args.draws,
                 chains=2,

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 
 import bayesmoe as bm
-from bayesmoe.decisions.planning import plan
+from bayesmoe.decisions import plan
 from bayesmoe.decisions.prediction import surface_summary
 
 

@@ -49,7 +49,7 @@ def zhao_recovery(draws: int) -> dict:
         # tune and target_accept: the law file's [sampling] hints (2000, 0.99)
         fit = bm.fit("zhao2025", runs, draws=draws, chains=4, seed=2, progressbar=False)
     wall = time.perf_counter() - t0
-    s = fit.summary(hdi_prob=0.9)
+    s = fit.summary(prob=0.9)
     covered = {k: bool(s.loc[k, "hdi_5%"] <= v <= s.loc[k, "hdi_95%"]) for k, v in ZHAO_TRUTH.items()}
     g = fit.derived("G_star")
     g_lo, g_hi = np.quantile(g.values, [0.05, 0.95])
@@ -75,7 +75,7 @@ def zhao_recovery(draws: int) -> dict:
 
 def lpd(fit: bm.Fit, runs: bm.Runs, group: str | None) -> tuple[float, float]:
     """Log pointwise predictive density (sum) and median absolute error of held-out runs."""
-    pred = fit.predict(runs.df[fit.law.inputs], group=group)
+    pred = bm.predict(fit, runs.df[fit.law.inputs], group=group)
     mu = np.log(pred.values.reshape(-1, len(runs)))
     sigma = fit.idata.posterior["sigma"].values.reshape(-1, 1)
     y = np.log(runs.loss())
@@ -99,7 +99,7 @@ def pooling(draws: int, tune: int) -> dict:
         warnings.simplefilter("ignore")
         pooled = bm.fit("chinchilla", bm.load_runs(train), groups="lab", pooled=["alpha", "E"], **kw)
         alone = bm.fit("chinchilla", bm.load_runs(c.iloc[:6].reset_index(drop=True)), **kw)
-    s = pooled.summary(hdi_prob=0.9)
+    s = pooled.summary(prob=0.9)
     recovered = {
         g: [
             float(s.loc[f"alpha_group[{g}]", "hdi_5%"]),

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from bayesmoe.cli.app import main
+from bayesmoe.cli import main
 
 
 def run(*args):
@@ -70,7 +70,7 @@ def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path)
         [
             sys.executable,
             "-m",
-            "bayesmoe.cli.app",
+            "bayesmoe.cli",
             "fit",
             "--data",
             str(runs_csv),

@@ -95,16 +95,36 @@ def test_huber_baseline_recovers_truth():
     assert len(pf.bootstrap) == 20 and pf.predict_bootstrap(runs.df).shape == (20, 80)
 
 
-def test_exact_leave_one_out_refit_agrees_with_psis(fits):
-    """The exact refit used for flagged runs gives the same log density as PSIS where k is small."""
+def test_reloo_refit_agrees_with_psis_where_k_is_small(fits, monkeypatch):
+    """compare(refit_flagged=True) replaces a flagged run by an exact refit through az.reloo;
+    where PSIS is reliable the two agree."""
     import arviz as az
+    from scipy.special import logsumexp
 
-    from bayesmoe.criticism.comparison import _exact_loo
+    from bayesmoe.criticism.comparison import RefitWrapper
 
     f = fits["chinchilla"]
     loo = az.loo(f.idata, pointwise=True)
     i = int(np.argmin(np.asarray(loo.pareto_k)))
-    assert _exact_loo(f, i) == pytest.approx(float(loo.loo_i[i]), abs=0.15)
+    w = RefitWrapper(f)
+    train, left_out = w.sel_observations(np.array([i]))
+    assert len(train) == len(f.runs) - 1 and list(left_out.index) == [i]
+    ll = w.log_likelihood__i(left_out, w.get_inference_data(w.sample(train))).values.ravel()
+    exact = float(logsumexp(ll) - np.log(ll.size))
+    assert exact == pytest.approx(float(loo.loo_i[i]), abs=0.15)
+
+    real_loo = az.loo
+
+    def flag_run_i(idata, **kw):  # pretend run i has a high Pareto k in the first fit only
+        out = real_loo(idata, **kw)
+        if idata is f.idata:
+            out.pareto_k.values[i] = 1.5
+        return out
+
+    monkeypatch.setattr(az, "loo", flag_run_i)
+    c = compare(fits, refit_flagged=True, max_refits=1)
+    assert c.refitted == {"chinchilla": [i]} and c.pareto_k["chinchilla"][i] == 0.0
+    assert not any("chinchilla" in m for m in c.messages)
 
 
 def test_backtest_passes_per_law_settings_to_its_fit(chinchilla_runs, monkeypatch):
@@ -119,7 +139,7 @@ def test_backtest_passes_per_law_settings_to_its_fit(chinchilla_runs, monkeypatc
         seen[law.name] = kw
         raise Stop
 
-    monkeypatch.setattr(sys.modules["bayesmoe.inference.fitting"], "fit", fake_fit)
+    monkeypatch.setattr(sys.modules["bayesmoe.criticism.backtesting"], "fit_law", fake_fit)
     runs, _ = chinchilla_runs
     with pytest.raises(Stop):
         backtest({"c": {"law": "chinchilla", "target_accept": 0.97}}, runs, "compute:0.7", draws=10)

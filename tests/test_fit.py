@@ -8,7 +8,8 @@ from pymc.testing import mock_sample
 
 import bayesmoe as bm
 from bayesmoe.errors import FitError
-from bayesmoe.inference.fitting import build_model, level_param, shear_terms
+from bayesmoe.inference.model import build_model
+from bayesmoe.inference.reparam import level_param, shear_terms
 from bayesmoe.laws.simulation import zhao_design
 
 
@@ -21,7 +22,7 @@ def test_every_catalogue_law_compiles_and_samples(name, tiny_runs):
     post = f.idata.posterior
     assert post.sizes["draw"] == 20 and set(f.law.params) <= set(post.data_vars)
     assert "log_likelihood" in f.idata.groups() and f.idata.log_likelihood["log_loss"].shape == (2, 20, len(runs))
-    assert np.all(np.isfinite(f.predict(runs.df[f.law.inputs]).values))
+    assert np.all(np.isfinite(bm.predict(f, runs.df[f.law.inputs]).values))
 
 
 def test_shear_is_applied_to_power_law_prefactors():
@@ -41,7 +42,7 @@ def test_shear_is_applied_to_power_law_prefactors():
 def test_reparametrisation_follows_the_priors_the_fit_uses():
     """A user's prior decides, not the law file's: a scale sqrt(c) is positive only while c's
     prior is; an irreducible loss with a prior family that cannot be shifted is sampled plainly."""
-    from bayesmoe.inference.fitting import resolve_priors
+    from bayesmoe.inference.reparam import resolve_priors
 
     law = bm.Law.from_dict(
         {
@@ -118,7 +119,7 @@ def test_shear_keeps_the_prior_of_the_prefactor(chinchilla_runs):
 
 def test_recovers_known_parameters(chinchilla_fit, chinchilla_runs):
     _, truth = chinchilla_runs
-    summary = chinchilla_fit.summary(hdi_prob=0.95)
+    summary = chinchilla_fit.summary(prob=0.95)
     for name in ("alpha", "beta", "E"):
         assert summary.loc[name, "hdi_2.5%"] <= truth[name] <= summary.loc[name, "hdi_97.5%"], name
     assert chinchilla_fit.settings["sampler"] == "nutpie"
@@ -126,7 +127,7 @@ def test_recovers_known_parameters(chinchilla_fit, chinchilla_runs):
 
 
 def test_groups_get_partially_pooled_parameters(monkeypatch):
-    rng_design = bm.simulate.__globals__["generic_design"]("chinchilla", 45, seed=2)
+    rng_design = bm.laws.generic_design("chinchilla", 45, seed=2)
     rng_design["lab"] = np.repeat(["a", "b", "c"], 15)
     truth = {"E": 1.8, "A": 300.0, "alpha": {"a": 0.25, "b": 0.3, "c": 0.35}, "B": 900.0, "beta": 0.3}
     runs = bm.simulate("chinchilla", rng_design, truth, group="lab", seed=3)
@@ -179,3 +180,69 @@ def test_diagnostics_flag_divergences_and_rhat(chinchilla_fit):
     assert d.divergences == 5 and not d.ok
     text = str(d)
     assert "5 divergences" in text and "target_accept" in text and "R-hat" in text and "alpha" in text
+
+
+def test_inference_data_follows_arviz_schema(chinchilla_fit):
+    """posterior holds the law's and the noise's parameters only; ArviZ's own checks run on it."""
+    import arviz as az
+    import matplotlib
+
+    matplotlib.use("Agg")
+    idata = chinchilla_fit.idata
+    assert set(idata.posterior.data_vars) == {"E", "A", "alpha", "B", "beta", "sigma"}
+    for group in ("posterior", "posterior_predictive", "log_likelihood", "observed_data", "constant_data"):
+        assert group in idata.groups()
+    n = len(chinchilla_fit.runs)
+    assert set(idata.constant_data.data_vars) == {"N", "D"} and idata.constant_data["N"].shape == (n,)
+    np.testing.assert_allclose(idata.observed_data["log_loss"], np.log(chinchilla_fit.runs.loss()))
+    assert idata.posterior_predictive["log_loss"].shape == idata.log_likelihood["log_loss"].shape
+    assert az.summary(idata).shape[0] == 6
+    assert np.isfinite(az.loo(idata).elpd_loo)
+    pit = az.loo_pit(idata, y="log_loss")
+    assert pit.shape == (n,) and np.all((pit >= 0) & (pit <= 1))
+    assert az.plot_ppc(idata, num_pp_samples=20) is not None
+
+
+def test_grouped_fit_stores_group_parameters_and_index():
+    runs = bm.datasets.gadre2024()
+    f = bm.fit("chinchilla", runs, groups="corpus", draws=30, tune=50, chains=1, progressbar=False, warn=False)
+    post = f.idata.posterior
+    assert {"alpha_group", "alpha_tau", "E_group"} <= set(post.data_vars)
+    assert not any(v.endswith(("_z", "_ref", "_std", "_level")) for v in post.data_vars)
+    assert list(post["group"].values) == sorted(set(runs.df["corpus"]))
+    assert f.idata.constant_data["group_index"].shape == (len(runs),)
+
+
+def test_student_t_fit_draws_student_t_noise():
+    """A Student-t fit's predictive draws have the heavy tails of its nu, not Normal ones."""
+    import xarray as xr
+
+    from bayesmoe.laws import observation
+
+    rng = np.random.default_rng(0)
+    noise = {k: xr.DataArray(np.full((1, 4000), v), dims=("chain", "draw")) for k, v in (("sigma", 0.01), ("nu", 2.5))}
+    mean = xr.DataArray(np.full((1, 4000, 50), 2.0), dims=("chain", "draw", "config"))
+    draws_t = np.log(observation.draw_loss(mean, noise, "studentt", rng) / 2.0).values.ravel()
+    draws_n = np.log(observation.draw_loss(mean, {"sigma": noise["sigma"]}, "normal", rng) / 2.0).values.ravel()
+    # beyond 5 sigma: Student-t(2.5) puts ~1.2 % there, a Normal ~6e-7
+    assert np.mean(np.abs(draws_t) > 0.05) > 0.005 and np.mean(np.abs(draws_n) > 0.05) < 1e-4
+    t_fit = bm.Fit.from_params("chinchilla", {"E": 1.9, "A": 300.0, "alpha": 0.32, "B": 900.0, "beta": 0.3})
+    t_fit.idata.posterior["sigma"] = noise["sigma"].isel(draw=[0])
+    t_fit.idata.posterior["nu"] = noise["nu"].isel(draw=[0])
+    t_fit.settings["likelihood"] = "studentt"
+    grid = {"N": np.geomspace(1e9, 1.0001e9, 20000), "D": [2e10]}
+    z = np.log(bm.predict(t_fit, grid, predictive=True) / bm.predict(t_fit, grid)).values.ravel() / 0.01
+    assert np.mean(np.abs(z) > 5) > 0.005  # Normal noise would put ~6e-7 there
+
+
+def test_draws_default_from_environment(chinchilla_runs, monkeypatch):
+    monkeypatch.setenv("BAYESMOE_DRAWS", "15")
+    monkeypatch.setenv("BAYESMOE_CHAINS", "1")
+    monkeypatch.setenv("BAYESMOE_TUNE", "20")
+    runs, _ = chinchilla_runs
+    f = bm.fit("chinchilla", runs, progressbar=False, warn=False)
+    assert f.idata.posterior.sizes["chain"] == 1 and f.idata.posterior.sizes["draw"] == 15
+    assert f.settings["tune"] == 20
+    monkeypatch.setenv("BAYESMOE_DRAWS", "many")
+    with pytest.raises(ValueError, match="BAYESMOE_DRAWS"):
+        bm.fit("chinchilla", runs, progressbar=False)

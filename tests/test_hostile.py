@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayesmoe.cli.app import main
+from bayesmoe.cli import main
 
 BASE = pd.DataFrame(
     {
@@ -177,7 +177,7 @@ def test_sigterm_during_fit_leaves_no_file(tmp_path):
         [
             sys.executable,
             "-m",
-            "bayesmoe.cli.app",
+            "bayesmoe.cli",
             "fit",
             "--law",
             "chinchilla",

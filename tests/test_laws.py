@@ -65,7 +65,7 @@ BASE = {
 def test_user_law_from_dict_registers_without_other_edits(tmp_path, monkeypatch):
     law = bm.register_law(Law.from_dict(BASE))
     assert bm.get_law("mine") is law
-    text = (bm.laws.MODELS_DIR / "chinchilla.toml").read_text().replace('name = "chinchilla"', 'name = "mylaw"')
+    text = (bm.laws.models_dir() / "chinchilla.toml").read_text().replace('name = "chinchilla"', 'name = "mylaw"')
     (tmp_path / "mylaw.toml").write_text(text)
     monkeypatch.setenv("BAYESMOE_MODELS", str(tmp_path))
     assert "mylaw" in bm.list_laws()

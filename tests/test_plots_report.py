@@ -11,8 +11,8 @@ import xarray as xr
 
 import bayesmoe as bm
 from bayesmoe.criticism.comparison import compare
-from bayesmoe.decisions.planning import near_optimal_band
-from bayesmoe.inference.fitting import log_likelihood
+from bayesmoe.decisions import near_optimal_band
+from bayesmoe.inference.fitting import assemble_idata
 from bayesmoe.laws.simulation import generic_design, zhao_design
 from bayesmoe.viz import plots
 from bayesmoe.viz.report import write_report
@@ -40,8 +40,9 @@ def hand_fit(law, truth, runs, sd=0.02, draws=100, seed=0, groups=None):
         },
         coords={"chain": [0, 1], "draw": np.arange(draws)},
     )
-    ll = log_likelihood(law, runs, ds, [], None, "normal")
-    idata = az.InferenceData(posterior=ds, sample_stats=stats, log_likelihood=xr.Dataset({"log_loss": ll}))
+    raw = az.InferenceData(posterior=ds, sample_stats=stats)
+    kw = dict(groups=None, pooled=[], likelihood="normal", posterior_predictive=True, seed=seed)
+    idata = assemble_idata(raw, law, runs, **kw)
     return bm.Fit(law, runs, idata, settings={"sampler": "hand-built", "wall_time_s": 0.0}, priors=law.priors)
 
 
@@ -72,9 +73,9 @@ def test_plot_runs_and_surface(chin):
 
 
 def test_plot_isoflop_fan_and_optima(chin, zhao):
-    ax = plots.plot_isoflop(chin, [1e20, 1e21], n=20, n_points=20)
+    ax = plots.plot_isoflop(chin, [bm.plan(chin, 1e20), bm.plan(chin, 1e21)], n=20, n_points=20)
     assert len(ax.lines) == 2 and len(ax.collections) >= 4
-    axes = plots.plot_optimum_vs_budget(chin, [1e19, 1e20, 1e21])
+    axes = plots.plot_optimum_vs_budget([bm.plan(chin, c) for c in (1e19, 1e20, 1e21)])
     assert [a.get_title() for a in axes] == ["optimal N", "optimal D", "optimal loss"]
     axes = plots.plot_optima(zhao, ["G_star", "S_star", "activation_ratio"], N=[30e9, 671e9])
     assert "G_star" in axes[0].get_title() and len(axes[2].patches) > 0
@@ -101,8 +102,8 @@ def test_plot_comparison_backtest_and_diagnostics(chin):
             "run": [0, 1],
             "observed": [2.5, 2.4],
             "median": [2.51, 2.38],
-            "lo_90": [2.4, 2.3],
-            "hi_90": [2.6, 2.5],
+            "eti_5%": [2.4, 2.3],
+            "eti_95%": [2.6, 2.5],
         }
     )
     ax = plots.plot_backtest(Backtest("N <= 1e9", 10, 2, pd.DataFrame(), preds))

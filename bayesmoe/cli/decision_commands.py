@@ -46,8 +46,8 @@ def plan_cmd(
       bayesmoe plan zhao.nc --budget 1e22 --max-total-params 1e11 --risk cvar90 --target-loss 2.2
     """
     import bayesmoe as bm
+    from bayesmoe.decisions import budget_for_target, plan
     from bayesmoe.decisions.closed_forms import optima, summarize_optima
-    from bayesmoe.decisions.planning import budget_for_target, plan
 
     f = bm.load(fit_path)
     kw = dict(
