@@ -18,19 +18,8 @@ PRIORS = {
 
 def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
     design = generic_design("chinchilla", 30, seed=1)
-    cal = calibrate(
-        "chinchilla",
-        design,
-        sims=3,
-        out_dir=tmp_path,
-        priors=PRIORS,
-        draws=60,
-        tune=60,
-        chains=2,
-        n_workers=1,
-        budget=1e21,
-        progress=False,
-    )
+    kw = dict(sims=3, out_dir=tmp_path, priors=PRIORS, draws=60, tune=60, chains=2, budget=1e21, progress=False)
+    cal = calibrate("chinchilla", design, n_workers=1, **kw)
     assert cal.counts()["ok"] == 3
     cov = cal.coverage()
     assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index)
@@ -40,18 +29,7 @@ def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
     assert conv["share_r_hat_over_1.01"] == pytest.approx(sum(v > 1.01 for v in rhats) / 3) and conv["median_fit_s"] > 0
     assert sorted(p.name for p in tmp_path.glob("sim_*.json")) == ["sim_0000.json", "sim_0001.json", "sim_0002.json"]
     first = (tmp_path / "sim_0000.json").read_text()
-    again = calibrate(
-        "chinchilla",
-        design,
-        sims=3,
-        out_dir=tmp_path,
-        priors=PRIORS,
-        draws=60,
-        tune=60,
-        chains=2,
-        budget=1e21,
-        progress=False,
-    )
+    again = calibrate("chinchilla", design, **kw)
     assert (tmp_path / "sim_0000.json").read_text() == first and again.counts()["ok"] == 3  # resumed, not rerun
     with pytest.raises(bm.BayesMoEError, match="other settings"):
         calibrate("chinchilla", design, sims=3, out_dir=tmp_path, priors=PRIORS, draws=80, tune=60, progress=False)
