@@ -24,6 +24,7 @@ from bayesmoe.decisions import (
     plan,
     predict,
     surface_summary,
+    uncertainty_budget,
 )
 from bayesmoe.errors import (
     BayesMoEError,
@@ -75,4 +76,5 @@ __all__ = [
     "register_law",
     "simulate",
     "surface_summary",
+    "uncertainty_budget",
 ]

@@ -139,6 +139,10 @@ def test_groups_get_partially_pooled_parameters(monkeypatch):
     assert f.draws("b")["alpha"].dims == ("chain", "draw")
     with pytest.raises(FitError, match="unknown group"):
         f.draws("z")
+    # ArviZ's schema: group parameters and scales in the posterior, sampler internals not
+    assert {"alpha_group", "alpha_tau"} <= set(post.data_vars)
+    assert not any(v.endswith(("_z", "_ref", "_std", "_level")) for v in post.data_vars)
+    np.testing.assert_array_equal(f.idata.constant_data["group_index"], np.repeat([0, 1, 2], 15))
 
 
 def test_mocked_fit_reports_missing_sampler_statistics(monkeypatch, chinchilla_runs):
@@ -189,28 +193,21 @@ def test_inference_data_follows_arviz_schema(chinchilla_fit):
 
     matplotlib.use("Agg")
     idata = chinchilla_fit.idata
-    assert set(idata.posterior.data_vars) == {"E", "A", "alpha", "B", "beta", "sigma"}
+    law_and_noise = {"E", "A", "alpha", "B", "beta", "sigma"}
+    assert set(idata.posterior.data_vars) == law_and_noise | {"discrepancy_scale"}
     for group in ("posterior", "posterior_predictive", "log_likelihood", "observed_data", "constant_data"):
         assert group in idata.groups()
     n = len(chinchilla_fit.runs)
     assert set(idata.constant_data.data_vars) == {"N", "D"} and idata.constant_data["N"].shape == (n,)
     np.testing.assert_allclose(idata.observed_data["log_loss"], np.log(chinchilla_fit.runs.loss()))
     assert idata.posterior_predictive["log_loss"].shape == idata.log_likelihood["log_loss"].shape
-    assert az.summary(idata).shape[0] == 6
+    assert az.summary(idata).shape[0] == 7
+    # the discrepancy scale keeps its prior (nothing sampled), so summaries and diagnostics leave it out
+    assert set(chinchilla_fit.summary().index) == law_and_noise
     assert np.isfinite(az.loo(idata).elpd_loo)
     pit = az.loo_pit(idata, y="log_loss")
     assert pit.shape == (n,) and np.all((pit >= 0) & (pit <= 1))
     assert az.plot_ppc(idata, num_pp_samples=20) is not None
-
-
-def test_grouped_fit_stores_group_parameters_and_index():
-    runs = bm.datasets.gadre2024()
-    f = bm.fit("chinchilla", runs, groups="corpus", draws=30, tune=50, chains=1, progressbar=False, warn=False)
-    post = f.idata.posterior
-    assert {"alpha_group", "alpha_tau", "E_group"} <= set(post.data_vars)
-    assert not any(v.endswith(("_z", "_ref", "_std", "_level")) for v in post.data_vars)
-    assert list(post["group"].values) == sorted(set(runs.df["corpus"]))
-    assert f.idata.constant_data["group_index"].shape == (len(runs),)
 
 
 def test_student_t_fit_draws_student_t_noise():

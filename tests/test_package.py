@@ -57,7 +57,7 @@ def test_readme_python_blocks_run_as_written(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 4
     script = "import matplotlib\nmatplotlib.use('Agg')\n" + "\n".join(blocks)
-    env = os.environ | {"BAYESMOE_DRAWS": "100", "BAYESMOE_TUNE": "200", "BAYESMOE_CHAINS": "2", "MPLBACKEND": "Agg"}
+    env = os.environ | {"BAYESMOE_DRAWS": "100", "BAYESMOE_TUNE": "150", "BAYESMOE_CHAINS": "2", "MPLBACKEND": "Agg"}
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
     )

@@ -18,9 +18,10 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesmoe._optional import require
-from bayesmoe.config import BAND_LEVELS, INTERVAL_PROB
+from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.criticism.baseline import huber_fit
-from bayesmoe.decisions.prediction import predict
+from bayesmoe.criticism.scoring import score_draws
+from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.errors import BayesMoEError
 from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.intervals import eti, eti_labels
@@ -34,13 +35,23 @@ class BacktestError(BayesMoEError, ValueError):
     """A backtest request that cannot be run (bad split, empty side, ...)."""
 
 
-def split_runs(runs: Runs, split: str) -> tuple[Runs, Runs, str]:
-    """``"compute:0.7"`` (cheapest 70 % train), ``"N_a:0.5"``, or a threshold ``"N:<=1e9"``."""
+def split_runs(runs: Runs, split: str | Sequence[bool] | np.ndarray | pd.Series) -> tuple[Runs, Runs, str]:
+    """``"compute:0.7"`` (cheapest 70 % train), ``"N_a:0.5"``, a threshold ``"N:<=1e9"``, or a
+    boolean mask of the training runs (one entry per run)."""
+    df = runs.df
+    if not isinstance(split, str):
+        mask = np.asarray(split)
+        if mask.dtype != bool or mask.shape != (len(df),):
+            raise BacktestError(
+                f"a split mask must be booleans, one per run ({len(df)}), got dtype {mask.dtype} and shape {mask.shape}"
+            )
+        train = pd.Series(mask, index=df.index)
+        how = f"a mask ({int(mask.sum())} of {len(df)} runs)"
+        return _sides(runs, train, how, "mask")
     m = re.fullmatch(r"\s*([A-Za-z_]+)\s*:\s*(<=)?\s*([0-9.eE+-]+)\s*", split or "")
     if not m:
         raise BacktestError(f"split must look like 'compute:0.7' or 'N:<=1e9', got {split!r}")
     col, is_threshold, value = m.group(1), bool(m.group(2)), float(m.group(3))
-    df = runs.df
     if col == "compute":
         key = compute_of(df)
     elif col in df.columns:
@@ -56,37 +67,46 @@ def split_runs(runs: Runs, split: str) -> tuple[Runs, Runs, str]:
         cut = np.quantile(key, value)
         train = key <= cut
         how = f"{col} <= {cut:.3g} (cheapest {value:.0%})"
+    return _sides(runs, train, how, repr(split))
+
+
+def _sides(runs: Runs, train: pd.Series, how: str, what: str) -> tuple[Runs, Runs, str]:
     if train.all() or (~train).all():
         raise BacktestError(
-            f"split {split!r} leaves no runs on one side ({int(train.sum())} train, {int((~train).sum())} test)"
+            f"split {what} leaves no runs on one side ({int(train.sum())} train, {int((~train).sum())} test)"
         )
+    df = runs.df
     mk = lambda mask: Runs(df.loc[mask].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)  # noqa: E731
     return mk(train.to_numpy()), mk((~train).to_numpy()), how
 
 
-def _scores(
-    pred: np.ndarray, noise: dict[str, np.ndarray] | None, likelihood: str, y: np.ndarray, rng: np.random.Generator
-) -> tuple[dict[str, float], np.ndarray]:
-    """Scores of held-out losses ``y`` from expected loss per draw (draws x runs) and the noise
-    of each draw under the observation model (none for a point fit's bootstrap).
-
-    Returns the scores and the predictive draws they were read from."""
-    ly = np.log(y)
-    if noise is not None:
-        col = {k: v[:, None] for k, v in noise.items()}
-        ll = np.asarray(observation.log_density(ly[None, :], np.log(pred), col, likelihood)) - ly  # density of loss
-        lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(len(pred))))
-        rep = pred * np.exp(observation.draw_errors(col, likelihood, pred.shape, rng))
-    else:
-        lpd, rep = float("nan"), pred
-    out = {"lpd_per_run": lpd}
-    for level in BAND_LEVELS:
-        lo, hi = eti(rep, level, axis=0)
-        out[f"coverage_{int(level * 100)}"] = float(np.mean((y >= lo) & (y <= hi)))
-    med = np.median(rep, axis=0)
-    out["median_abs_error"] = float(np.median(np.abs(med - y)))
-    out["median_rel_error"] = float(np.median(np.abs(med - y) / y))
-    return out, rep
+def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[dict[str, float], np.ndarray]:
+    """Scores of a fit on held-out runs from its full predictive (law, discrepancy, noise)."""
+    law = fit.law
+    n_draws = fit.idata.posterior.sizes["chain"] * fit.idata.posterior.sizes["draw"]
+    log_mean, delta, eps = (np.empty((n_draws, len(test))) for _ in range(3))
+    parts_by_group = test.df.groupby(groups).indices.items() if groups else [(None, np.arange(len(test)))]
+    for g, idx in parts_by_group:
+        level = str(g) if g is not None and str(g) in fit.group_levels else None
+        parts = predictive_parts(fit, test.df.iloc[idx][law.inputs], group=level, seed=seed)
+        for out, part in zip((log_mean, delta, eps), parts, strict=True):
+            out[:, idx] = part.values.reshape(n_draws, len(idx))
+    y = test.loss()
+    noise = {k: v.values.reshape(-1, 1) for k, v in fit.noise().items()}
+    # log density of the loss (not log loss): one discrepancy draw per posterior draw
+    ll = np.asarray(observation.log_density(np.log(y)[None, :], log_mean + delta, noise, fit.likelihood)) - np.log(y)
+    rep = np.exp(log_mean + delta + eps)
+    lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(n_draws)))
+    decades = float(
+        np.max(
+            observation.decades_beyond(
+                {k: test.df[k].to_numpy(float) for k in test.df.columns if k in ("C", *observation.EXTENT_INPUTS)},
+                fit.extent(),
+            ),
+            initial=0.0,
+        )
+    )
+    return {"lpd_per_run": lpd, **score_draws(rep, y), "max_decades_beyond": decades}, rep
 
 
 @dataclass
@@ -121,7 +141,7 @@ class Backtest:
 def backtest(
     laws: Sequence[str] | Mapping[str, Any],
     runs: Runs | Any,
-    split: str = "compute:0.7",
+    split: str | Sequence[bool] | np.ndarray | pd.Series = "compute:0.7",
     *,
     groups: str | None = None,
     baseline: bool = True,
@@ -132,6 +152,13 @@ def backtest(
 ) -> Backtest:
     """Fit each law on the cheap side of ``split`` and score it on the other side.
 
+    ``split`` is ``"compute:F"`` (the cheapest fraction F trains), ``"COLUMN:F"``,
+    ``"COLUMN:<=value"`` or a boolean mask of the training runs. The table has one row per
+    method (``"<law> (Bayes)"``, ``"<law> (Huber + bootstrap)"``) with coverage at 50 / 90 %,
+    the 90 % interval score and width, CRPS, errors of the predictive median, the held-out
+    log density, how many decades beyond the training runs the test runs reach, and the
+    fit's diagnostics (R-hat, divergences, min bulk ESS). Fit arguments pass through.
+
     ``laws`` is a list of names, or a dict of display name -> law (or a
     ``{"law": ..., "priors": ...}`` dict, whose other keys are passed to that law's fit,
     e.g. ``target_accept``). The Huber baseline is added per law when
@@ -141,7 +168,6 @@ def backtest(
     train, test, how = split_runs(runs, split)
     specs = {str(k): k for k in laws} if not isinstance(laws, Mapping) else dict(laws)
     rows, preds = {}, []
-    rng = np.random.default_rng(seed)
     y = test.loss()
     for name, spec in specs.items():
         spec = spec if isinstance(spec, Mapping) else {"law": spec}
@@ -149,18 +175,8 @@ def backtest(
         kw = {"progressbar": False, **fit_kwargs, **{k: v for k, v in spec.items() if k not in ("law", "priors")}}
         # diagnostics go into the table (max_r_hat, divergences, min_ess_bulk), not into warnings
         f = fit_law(law, train, groups=groups, priors=spec.get("priors"), **({"seed": seed, "warn": False} | kw))
-        pred = np.empty((f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"], len(test)))
-        if groups:
-            for g, idx in test.df.groupby(groups).indices.items():
-                level = str(g) if str(g) in f.group_levels else None
-                pred[:, idx] = predict(f, test.df.iloc[idx][law.inputs], group=level).values.reshape(
-                    len(pred), len(idx)
-                )
-        else:
-            pred[:] = predict(f, test.df[law.inputs]).values.reshape(pred.shape)
         d = f.diagnostics()
-        noise = {k: v.values.reshape(-1) for k, v in f.noise().items()}
-        scores, rep = _scores(pred, noise, f.likelihood, y, rng)
+        scores, rep = _bayes_scores(f, test, groups, seed)
         rows[f"{name} (Bayes)"] = scores | {
             "max_r_hat": d.max_r_hat,
             "divergences": d.divergences,
@@ -172,9 +188,8 @@ def backtest(
             pf = huber_fit(law, train, priors=spec.get("priors"), starts=starts, bootstrap=bootstrap, seed=seed)
             boot = pf.predict_bootstrap(test.df)
             ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
-            scores, rep = _scores(boot[ok], None, "normal", y, rng)
-            rows[f"{name} (Huber + bootstrap)"] = scores
-            preds.append(_pred_frame(f"{name} (Huber + bootstrap)", rep, y))
+            rows[f"{name} (Huber + bootstrap)"] = {"lpd_per_run": float("nan"), **score_draws(boot[ok], y)}
+            preds.append(_pred_frame(f"{name} (Huber + bootstrap)", boot[ok], y))
     table = pd.DataFrame(rows).T
     return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True))
 

@@ -1,6 +1,7 @@
 """Decisions: turn a posterior into predictions, optima and compute plans with credible intervals.
 
 Public surface: :func:`predict` / :func:`surface_summary` (loss over a grid per draw),
+:func:`uncertainty_budget` (a prediction's width by source),
 :func:`optima` (the law's closed-form optima per draw), :func:`plan` and :class:`Plan`
 (the compute-optimal run for a budget: per-draw optima, the Bayes decision, P(near-optimal)),
 :func:`near_optimal_band`, :func:`budget_for_target`, and the architecture mapping of
@@ -9,7 +10,7 @@ Public surface: :func:`predict` / :func:`surface_summary` (loss over a grid per 
 
 from bayesmoe.decisions.closed_forms import discrete_optimum, optima, summarize_optima
 from bayesmoe.decisions.planning import Plan, plan
-from bayesmoe.decisions.prediction import predict, surface_summary
+from bayesmoe.decisions.prediction import predict, surface_summary, uncertainty_budget
 from bayesmoe.decisions.search import NEAR_OPTIMAL, RISKS, Limits
 from bayesmoe.decisions.targets import budget_for_target, near_optimal_band
 
@@ -26,4 +27,5 @@ __all__ = [
     "predict",
     "summarize_optima",
     "surface_summary",
+    "uncertainty_budget",
 ]

@@ -25,6 +25,7 @@ from bayesmoe.decisions.search import (
 )
 from bayesmoe.errors import PlanError
 from bayesmoe.intervals import eti, median_eti
+from bayesmoe.laws import observation
 from bayesmoe.runs.columns import UNITS
 
 
@@ -117,6 +118,9 @@ def plan(
     Returns the optimum in every draw, the decision minimising ``risk`` of loss
     (``mean`` = Bayes, ``q90`` = 90 % quantile, ``cvar90`` = mean of the worst 10 %),
     and the probability that this decision is within 0.1 % of each draw's optimum.
+    ``decision_loss`` is the loss the decision reaches in each draw, including the model
+    discrepancy of extrapolating beyond the training runs (``extrapolation`` says how far,
+    as multiples of the largest training run's compute and sizes).
     ``price_per_billion_active`` adds that much loss per 1e9 activated parameters to the
     objective (an explicit inference cost), turning the efficiency trade-off into a decision.
     """
@@ -141,14 +145,21 @@ def plan(
     x = {k: v for k, v in decision.items() if k in fit.law.inputs}
     with np.errstate(all="ignore"):
         dloss = np.asarray(fit.law.loss_fn(params, x), float)
-    decision_loss = xr.DataArray(
-        dloss.reshape(shape), dims=("chain", "draw"), name="loss", attrs={"units": "nats/token"}
-    )
     near = float(np.mean(dloss <= per_draw["loss"] * (1 + NEAR_OPTIMAL)))
-    extrap = {}
-    for k in ("N", "N_a", "D"):
-        if k in decision and k in fit.runs.df.columns and len(fit.runs):
-            extrap[k] = float(decision[k] / fit.runs.df[k].max())
+    extent = fit.extent()
+    at = {**decision, "C": float(budget)}
+    delta = 0.0
+    if fit.discrepancy is not None:  # the loss the run would reach: the law's, off by the model discrepancy
+        decades = float(observation.decades_beyond(at, extent))
+        scale = fit.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)
+        delta = observation.draw_discrepancy(scale, decades, np.random.default_rng(0))
+    decision_loss = xr.DataArray(
+        (dloss * np.exp(delta)).reshape(shape),
+        dims=("chain", "draw"),
+        name="loss",
+        attrs={"units": "nats/token", "includes": "model discrepancy" if fit.discrepancy else "law only"},
+    )
+    extrap = {k: float(at[k] / extent[k]) for k in ("C", "N", "N_a", "D") if k in at and extent.get(k, 0) > 0}
     notes = edge_notes(problem, per_draw)
     return Plan(
         budget,

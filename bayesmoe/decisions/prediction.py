@@ -59,6 +59,29 @@ def as_grid(grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, law: Any) -> di
     return out
 
 
+def predictive_parts(
+    fit: Any, grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, *, group: str | None = None, seed: int = 0
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """The three parts of a predictive draw of log loss per draw and cell: the law's log loss,
+    the model discrepancy (zero inside the training runs, or when the fit has none) and the
+    run-to-run noise. Their sum is a posterior predictive draw (:mod:`bayesmoe.laws.observation`)."""
+    x = as_grid(grid, fit.law)
+    params = fit.draws(group)
+    mean = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
+    mean = xr.DataArray(mean) if not isinstance(mean, xr.DataArray) else mean
+    mean = mean.broadcast_like(params[next(iter(params.data_vars))]).transpose("chain", "draw", ...)
+    rng = np.random.default_rng(seed)
+    delta = xr.zeros_like(mean)
+    if fit.discrepancy is not None:
+        decades = observation.decades_beyond(x, fit.extent())
+        scale = fit.idata.posterior[observation.DISCREPANCY_SCALE]
+        delta = observation.draw_discrepancy(scale, xr.zeros_like(mean) + decades, rng).transpose(*mean.dims)
+    noise = fit.noise()
+    shape_noise = {k: v.values.reshape(v.shape + (1,) * (mean.ndim - 2)) for k, v in noise.items()}
+    eps = xr.DataArray(observation.draw_errors(shape_noise, fit.likelihood, mean.shape, rng), dims=mean.dims)
+    return np.log(mean), delta, eps.assign_coords(mean.coords)
+
+
 def predict(
     fit: Any,
     grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame,
@@ -69,24 +92,48 @@ def predict(
 ) -> xr.DataArray:
     """Loss over the grid for every posterior draw: dims ``chain``, ``draw`` and the grid's.
 
-    Expected loss by default; ``predictive=True`` adds run-to-run noise drawn from the fit's
-    observation model (:mod:`bayesmoe.laws.observation`: Normal or Student-t on log loss),
-    i.e. a posterior predictive draw per cell.
+    Expected loss by default; ``predictive=True`` draws the loss a run would observe: the
+    law's loss plus model discrepancy beyond the training runs plus run-to-run noise, from
+    the fit's observation model (:mod:`bayesmoe.laws.observation`: Normal or Student-t).
     """
-    x = as_grid(grid, fit.law)
-    params = fit.draws(group)
-    out = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
-    if not isinstance(out, xr.DataArray):
-        out = xr.DataArray(out)
-    out = out.broadcast_like(params[next(iter(params.data_vars))])
     if predictive:
-        out = observation.draw_loss(out, fit.noise(), fit.likelihood, np.random.default_rng(seed))
+        log_mean, delta, eps = predictive_parts(fit, grid, group=group, seed=seed)
+        out = np.exp(log_mean + delta + eps)
+    else:
+        x = as_grid(grid, fit.law)
+        params = fit.draws(group)
+        out = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
+        out = xr.DataArray(out) if not isinstance(out, xr.DataArray) else out
+        out = out.broadcast_like(params[next(iter(params.data_vars))])
     out = out.transpose("chain", "draw", ...)
     out.name = "loss"
     out.attrs.update(
         units="nats/token", law=fit.law.name, kind="posterior predictive" if predictive else "expected loss"
     )
     return out
+
+
+def uncertainty_budget(
+    fit: Any, grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, *, group: str | None = None
+) -> xr.Dataset:
+    """How much of a prediction's width comes from where: variances of log loss per cell from
+    parameter uncertainty, model discrepancy and run-to-run noise, and their shares."""
+    x = as_grid(grid, fit.law)
+    log_mean = np.log(predict(fit, grid, group=group))
+    param = log_mean.var(("chain", "draw"))
+    post = fit.idata.posterior
+    disc = xr.zeros_like(param)
+    if fit.discrepancy is not None:
+        decades = observation.decades_beyond(x, fit.extent())
+        disc = disc + float((post[observation.DISCREPANCY_SCALE] ** 2).mean()) * decades**2
+    noise = xr.zeros_like(param) + float((post["sigma"] ** 2).mean())
+    total = param + disc + noise
+    ds = xr.Dataset({"parameters": param, "discrepancy": disc, "noise": noise})
+    for k in list(ds.data_vars):
+        ds[f"share_{k}"] = ds[k] / total
+        ds[k].attrs["units"] = "(log nats/token)^2"
+    ds.attrs["description"] = "variance of predicted log loss by source (noise: sigma^2, the scale for Student-t)"
+    return ds
 
 
 def surface_summary(

@@ -68,6 +68,7 @@ def assemble_idata(
     likelihood: str,
     posterior_predictive: bool,
     seed: int | None,
+    discrepancy: str | None = None,
 ) -> az.InferenceData:
     """ArviZ's schema from a sampler's output (see the module docstring)."""
     post = raw.posterior
@@ -77,6 +78,9 @@ def assemble_idata(
     post = post.drop_vars([c for c in post.coords if c not in ("chain", "draw", "group")])
     if groups is not None:
         post = post.assign_coords(group=runs.group_codes(groups)[1])
+    if discrepancy is not None:  # its scale keeps its prior: the runs carry no information on it
+        scale = observation.draw_scale(np.random.default_rng([0 if seed is None else seed, 1]), post["sigma"].shape)
+        post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), scale)
     run = np.arange(len(runs))
     y = xr.DataArray(np.log(runs.loss()), dims="run", coords={"run": run})
     mu = log_mean(law, runs, post, pooled, groups).assign_coords(run=run)
@@ -174,6 +178,19 @@ class Fit:
         return [n for n in names if n in post]
 
     @property
+    def discrepancy(self) -> str | None:
+        """The model-discrepancy term (``extrapolation``) or None; see :mod:`bayesmoe.laws.observation`."""
+        has = observation.DISCREPANCY_SCALE in self.idata.posterior
+        return self.settings.get("discrepancy", "extrapolation") if has else None
+
+    def extent(self) -> dict[str, float]:
+        """The largest training value of compute and of each size input (where extrapolation starts)."""
+        df = self.runs.df
+        return observation.training_extent(
+            {k: df[k].to_numpy(float) for k in df.columns if k in ("C", *observation.EXTENT_INPUTS)}
+        )
+
+    @property
     def likelihood(self) -> str:
         """The observation model's likelihood (``normal`` or ``studentt``)."""
         return str(self.settings.get("likelihood", "normal"))
@@ -254,6 +271,7 @@ def fit(
     cores: int | None = None,
     progressbar: bool = True,
     posterior_predictive: bool = True,
+    discrepancy: str | None = "extrapolation",
     warn: bool = True,
 ) -> Fit:
     """Fit ``law`` to ``runs`` with NUTS and check the result.
@@ -264,12 +282,15 @@ def fit(
     (needs ``bayesmoe[jax]``). ``draws`` and ``chains`` default to 1000 and 4 (or
     ``$BAYESMOE_DRAWS`` / ``$BAYESMOE_CHAINS``); ``tune`` and ``target_accept`` to the law
     file's ``[sampling]`` hints, else 1000 (``$BAYESMOE_TUNE`` first) and 0.9 (0.99 with groups).
-    Diagnostics are computed after sampling; problems are raised as :class:`SamplingWarning`
-    with the fix to try.
+    ``discrepancy="extrapolation"`` (default) widens predictions beyond the training runs by
+    the model-discrepancy term of :mod:`bayesmoe.laws.observation`; ``None`` takes the law
+    as exact. Diagnostics are computed after sampling; problems are raised as
+    :class:`SamplingWarning` with the fix to try.
     """
     law = get_law(law)
     runs = load_runs(runs)
     observation.check_likelihood(likelihood)
+    observation.check_discrepancy(discrepancy)
     hints = law.spec.sampling
     draws = config.default_draws() if draws is None else draws
     chains = config.default_chains() if chains is None else chains
@@ -316,12 +337,14 @@ def fit(
         likelihood=likelihood,
         posterior_predictive=posterior_predictive,
         seed=seed,
+        discrepancy=discrepancy,
     )
     elapsed = time.perf_counter() - t0
     median = {k: float(idata.posterior[k].median()) for k in law.params}
     ident = identifiability(law, runs, pri, point=median)
     info = settings.to_dict() | {
         "likelihood": likelihood,
+        "discrepancy": discrepancy,
         "wall_time_s": round(elapsed, 3),
         "identifiability": ident.messages(),
     }

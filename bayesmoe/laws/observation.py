@@ -9,6 +9,18 @@ calibration. Observed log loss is the log of the law's loss plus run-to-run nois
 
 with ``sigma ~ HalfNormal(0.05)`` (about 5 % run-to-run noise at most a priori) and, for
 Student-t, ``nu ~ Gamma(2, 0.1)`` (Juárez & Steel 2010's weakly informative prior).
+
+Model discrepancy (Kennedy & O'Hagan 2001). A law form is an approximation, and its error grows
+with the distance from the runs it was fitted to. Predictions beyond the training runs add
+
+    delta(x) ~ Normal(0, (tau * decades(x))^2),   tau ~ DISCREPANCY_PRIOR,
+
+on log loss, where ``decades(x)`` is how far ``x`` lies beyond the largest training run, in
+decades (log10) of training compute or of any size input (N, N_a, D, M), whichever is
+furthest; zero inside the data. Inside the training range the runs themselves say how well
+the law fits (through ``sigma``); beyond it they cannot, so ``tau`` keeps its prior, whose
+scale comes from leave-future-out backtests on the bundled sweeps
+(``benchmarks/extrapolation.py``). ``discrepancy=None`` in :func:`bayesmoe.fit` turns it off.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import xarray as xr
 
 from bayesmoe.errors import FitError
 from bayesmoe.laws.priors import Prior
+from bayesmoe.runs.compute import compute_of_inputs
 
 LIKELIHOODS = ("normal", "studentt")
 #: Name of the observed variable (log loss) in the PyMC model and in InferenceData.
@@ -29,6 +42,14 @@ OBSERVED = "log_loss"
 SIGMA_PRIOR = Prior("HalfNormal", (0.05,))
 #: Prior of the Student-t degrees of freedom.
 NU_PRIOR = Prior("Gamma", (2.0, 0.1))
+#: Discrepancy models: "extrapolation" (the default) or None (the law is taken as exact).
+DISCREPANCIES = ("extrapolation", None)
+#: Name of the discrepancy scale (sd of log loss per decade beyond the training runs) in the posterior.
+DISCREPANCY_SCALE = "discrepancy_scale"
+#: Its prior; the scale is set from leave-one-sweep-out backtests (benchmarks/extrapolation.py).
+DISCREPANCY_PRIOR = Prior("HalfNormal", (0.03,))
+#: Inputs whose extrapolation counts towards the distance (with training compute C).
+EXTENT_INPUTS = ("N", "N_a", "D", "M")
 
 
 def check_likelihood(likelihood: str) -> str:
@@ -89,3 +110,50 @@ def noise_draws(posterior: xr.Dataset, likelihood: str, flat: bool = False) -> d
     """The noise parameters of every draw (DataArrays over chain, draw; or flat 1-d arrays)."""
     out = {k: posterior[k] for k in noise_names(likelihood)}
     return {k: v.values.reshape(-1) for k, v in out.items()} if flat else out
+
+
+def check_discrepancy(discrepancy: str | None) -> str | None:
+    """Return ``discrepancy`` if known, else raise naming the choices."""
+    if discrepancy not in DISCREPANCIES:
+        raise FitError(f"unknown discrepancy {discrepancy!r}; choose 'extrapolation' or None")
+    return discrepancy
+
+
+def training_extent(inputs: Mapping[str, Any]) -> dict[str, float]:
+    """The largest training value of compute and of each size input (keys ``C``, ``N``, ``N_a``, ``D``, ``M``)."""
+    out = {k: float(np.max(inputs[k])) for k in EXTENT_INPUTS if k in inputs and np.size(inputs[k])}
+    c = compute_of_inputs(inputs)
+    if c is not None and np.size(c):
+        out["C"] = float(np.max(c))
+    return out
+
+
+def decades_beyond(inputs: Mapping[str, Any], extent: Mapping[str, float]) -> Any:
+    """How far each point of ``inputs`` lies beyond the training extent, in decades (0 inside)."""
+    x = dict(inputs)
+    c = compute_of_inputs(x)
+    if c is not None:
+        x["C"] = c
+    out: Any = 0.0
+    for k, top in extent.items():
+        if k in x and top > 0:
+            value = x[k] if isinstance(x[k], xr.DataArray) else np.asarray(x[k], float)
+            out = np.maximum(out, np.log10(value / top))
+    return np.maximum(out, 0.0)
+
+
+def draw_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Draws of the discrepancy scale from its prior (the runs carry no information on it)."""
+    return np.asarray(DISCREPANCY_PRIOR.sample(rng, shape), float)
+
+
+def draw_discrepancy(scale: Any, decades: Any, rng: np.random.Generator) -> Any:
+    """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts)."""
+    if isinstance(scale, xr.DataArray) or isinstance(decades, xr.DataArray):
+        s, d = xr.broadcast(
+            xr.DataArray(scale) if not isinstance(scale, xr.DataArray) else scale,
+            xr.DataArray(decades) if not isinstance(decades, xr.DataArray) else decades,
+        )
+        return s * d * rng.standard_normal(s.shape)
+    s, d = np.broadcast_arrays(np.asarray(scale, float), np.asarray(decades, float))
+    return s * d * rng.standard_normal(s.shape)

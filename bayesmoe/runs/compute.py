@@ -8,6 +8,7 @@ active). All sizes are raw counts; C is in FLOPs, D in tokens.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -39,15 +40,24 @@ def active_for_flops_per_token(M: Any, attention_flops: Any = 0.0) -> Any:
     return (M - attention_flops) / FLOPS_PER_PARAM_TOKEN
 
 
+def compute_of_inputs(x: Mapping[str, Any]) -> Any | None:
+    """Training compute from a mapping of inputs: ``C``, else ``M * D``, else 6 N_a D (6 N D); None if not derivable."""
+    if "C" in x:
+        return x["C"]
+    if "D" not in x:
+        return None
+    if "M" in x:
+        return x["M"] * x["D"]
+    size = x.get("N_a", x.get("N"))
+    return None if size is None else training_flops(size, x["D"])
+
+
 def compute_of(df: pd.DataFrame) -> pd.Series:
-    """Training compute of each run in a table: its ``C`` column, else ``M * D``, else 6 N_a D (6 N D)."""
-    if "C" in df:
-        return df["C"].astype(float)
-    if "M" in df and "D" in df:
-        return (df["M"] * df["D"]).astype(float)
-    size = df["N_a"] if "N_a" in df else df.get("N")
-    if size is None or "D" not in df:
+    """Training compute of each run in a table (see :func:`compute_of_inputs`)."""
+    cols = {k: df[k].astype(float) for k in ("C", "M", "D", "N_a", "N") if k in df}
+    c = compute_of_inputs(cols)
+    if c is None:
         raise RunsError(
             f"cannot compute training FLOPs: the runs need C, or D with M, N_a or N (columns: {list(df.columns)})"
         )
-    return pd.Series(np.asarray(training_flops(size.astype(float), df["D"].astype(float))), index=df.index)
+    return pd.Series(np.asarray(c, float), index=df.index)

@@ -1,0 +1,163 @@
+"""Leave-future-out evidence for the model-discrepancy scale (issue: extrapolation intervals).
+
+For every bundled sweep (Gadre et al. 2024 per corpus with the Chinchilla law; Clark et al.
+2022 per router with their own law) and three split points (the cheapest 50 / 60 / 70 % of
+runs by training compute train, the rest are scored), fit the law without discrepancy and
+keep, for every held-out run, the law's predicted log loss and the run-to-run noise per
+draw and how many decades of compute (or size) it lies beyond the training runs. The
+discrepancy term of ``bayesmoe.laws.observation`` is then added for a grid of prior scales.
+
+The scale is chosen by leave-one-sweep-out: for each sweep, the scale with the best (lowest)
+mean 90 % interval score on the *other* sweeps is scored on it; the default is the choice on
+all sweeps together. The Huber + bootstrap point fit is scored on the same splits.
+
+Run: python benchmarks/extrapolation.py  [--draws 1000] [--bootstrap 100]
+Writes benchmarks/results/extrapolation.json (summary; no per-draw output is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bayesmoe as bm
+from bayesmoe.criticism.backtesting import split_runs
+from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.criticism.scoring import score_draws
+from bayesmoe.decisions.prediction import predictive_parts
+from bayesmoe.laws import observation
+from bayesmoe.laws.priors import Prior
+
+SPLITS = (0.5, 0.6, 0.7)
+SCALES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2)
+
+
+def sweeps() -> dict[str, tuple[str, bm.Runs]]:
+    out = {
+        f"gadre2024/{c}": ("chinchilla", bm.datasets.gadre2024(corpus=c)) for c in ("c4_original", "rpj", "rw_original")
+    }
+    for router in ("S-Base", "RL-R", "Hash"):
+        out[f"clark2022/{router}"] = ("clark2022", bm.datasets.clark2022(router))
+    return out
+
+
+def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, seed: int) -> dict:
+    """One leave-future-out split: per-draw parts of the predictive on the held-out runs."""
+    train, test, how = split_runs(runs, f"compute:{frac}")
+    fit = bm.fit(law, train, draws=draws, discrepancy=None, progressbar=False, warn=False, seed=seed)
+    log_mean, _, eps = predictive_parts(fit, test.df[fit.law.inputs], seed=seed)
+    n = log_mean.sizes["chain"] * log_mean.sizes["draw"]
+    cols = {k: test.df[k].to_numpy(float) for k in test.df.columns if k in ("C", *observation.EXTENT_INPUTS)}
+    decades = np.broadcast_to(observation.decades_beyond(cols, fit.extent()), (len(test),))
+    out = {
+        "how": how,
+        "n_train": len(train),
+        "y": test.loss(),
+        "log_mean": log_mean.values.reshape(n, len(test)),
+        "eps": eps.values.reshape(n, len(test)),
+        "decades": np.asarray(decades, float),
+        "diagnostics": fit.diagnostics().to_dict(),
+    }
+    if bootstrap:
+        pf = huber_fit(law, train, starts=128, bootstrap=bootstrap, seed=seed)
+        boot = pf.predict_bootstrap(test.df)
+        out["huber"] = boot[np.all(np.isfinite(boot) & (boot > 0), axis=1)]
+    return out
+
+
+def with_scale(case: dict, scale: float, seed: int) -> np.ndarray:
+    """Predictive draws of loss with the discrepancy prior HalfNormal(scale)."""
+    rng = np.random.default_rng(seed)
+    n = case["log_mean"].shape[0]
+    tau = Prior("HalfNormal", (scale,)).sample(rng, (n, 1)) if scale > 0 else np.zeros((n, 1))
+    delta = observation.draw_discrepancy(tau, case["decades"][None, :], rng)
+    return np.exp(case["log_mean"] + delta + case["eps"])
+
+
+def pooled(cases: list[dict], scale: float | None, seed: int = 0) -> dict:
+    """Scores over the held-out runs of several splits (scale None: the Huber bootstrap)."""
+    reps = []
+    for i, c in enumerate(cases):
+        rep = c["huber"] if scale is None else with_scale(c, scale, seed + i)
+        reps.append(score_draws(rep, c["y"]) | {"n": len(c["y"])})
+    total = sum(r["n"] for r in reps)
+    keys = [k for k in reps[0] if k != "n"]
+    return {k: float(sum(r[k] * r["n"] for r in reps) / total) for k in keys} | {"n_runs": total}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--bootstrap", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    cases: dict[str, list[dict]] = {}
+    for name, (law, runs) in sweeps().items():
+        cases[name] = []
+        for frac in SPLITS:
+            c = held_out(law, runs, frac, args.draws, args.bootstrap, args.seed)
+            cases[name].append(c)
+            d = c["diagnostics"]
+            print(
+                f"{name} {c['how']}: {c['n_train']} train, {len(c['y'])} held out, up to "
+                f"{c['decades'].max():.2f} decades beyond; R-hat {d['max_r_hat']:.3f}, {d['divergences']} divergences",
+                flush=True,
+            )
+    names = list(cases)
+    every = [c for n in names for c in cases[n]]
+
+    def best_scale(pool: list[dict]) -> float:
+        return min(SCALES, key=lambda s: pooled(pool, s)["interval_score_90"])
+
+    loso = {}
+    for held in names:
+        others = [c for n in names if n != held for c in cases[n]]
+        s = best_scale(others)
+        loso[held] = {
+            "chosen_scale": s,
+            "discrepancy": pooled(cases[held], s),
+            "no_discrepancy": pooled(cases[held], 0.0),
+            **({"huber_bootstrap": pooled(cases[held], None)} if args.bootstrap else {}),
+            "max_decades_beyond": float(max(c["decades"].max() for c in cases[held])),
+        }
+    chosen = best_scale(every)
+    summary = {
+        "sweeps": names,
+        "splits": list(SPLITS),
+        "scales_tried": list(SCALES),
+        "default_scale": chosen,
+        "by_scale_all_sweeps": {str(s): pooled(every, s) for s in SCALES},
+        "leave_one_sweep_out": loso,
+        "pooled_leave_one_sweep_out": {
+            "discrepancy": _pool([loso[n]["discrepancy"] for n in names]),
+            "no_discrepancy": _pool([loso[n]["no_discrepancy"] for n in names]),
+            **({"huber_bootstrap": _pool([loso[n]["huber_bootstrap"] for n in names])} if args.bootstrap else {}),
+        },
+        "draws_per_chain": args.draws,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    out = Path(__file__).parent / "results" / "extrapolation.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"\ndefault scale (all sweeps): {chosen}")
+    for method, row in summary["pooled_leave_one_sweep_out"].items():
+        print(
+            f"{method:>16}: cover50 {row['coverage_50']:.2f} cover90 {row['coverage_90']:.2f} "
+            f"IS90 {row['interval_score_90']:.4f} CRPS {row['crps']:.4f} med.rel.err {row['median_rel_error']:.4f} "
+            f"width90 {row['mean_width_90']:.4f} (n={row['n_runs']})"
+        )
+    print(f"wrote {out} in {summary['seconds']:.0f} s")
+
+
+def _pool(rows: list[dict]) -> dict:
+    total = sum(r["n_runs"] for r in rows)
+    keys = [k for k in rows[0] if k != "n_runs"]
+    return {k: float(sum(r[k] * r["n_runs"] for r in rows) / total) for k in keys} | {"n_runs": total}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Model discrepancy beyond the training runs, the uncertainty budget, and the backtest's scores."""
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+import bayesmoe as bm
+from bayesmoe.criticism.backtesting import BacktestError, split_runs
+from bayesmoe.criticism.scoring import crps, interval_score
+from bayesmoe.decisions.prediction import uncertainty_budget
+from bayesmoe.laws import observation
+from bayesmoe.laws.simulation import generic_design
+
+TRUTH = {"E": 1.9, "A": 300.0, "alpha": 0.32, "B": 900.0, "beta": 0.3}
+
+
+def point_fit(runs, scale=0.05, draws=4000):
+    """The truth at every draw, with known noise and discrepancy scales (no sampling)."""
+    f = bm.Fit.from_params("chinchilla", TRUTH, runs)
+    post = xr.Dataset(
+        {k: (("chain", "draw"), np.full((1, draws), v)) for k, v in TRUTH.items()}
+        | {"sigma": (("chain", "draw"), np.full((1, draws), 0.01))}
+        | {observation.DISCREPANCY_SCALE: (("chain", "draw"), np.full((1, draws), scale))},
+        coords={"chain": [0], "draw": np.arange(draws)},
+    )
+    f.idata.posterior = post
+    f.settings["discrepancy"] = "extrapolation"
+    return f
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return bm.simulate("chinchilla", generic_design("chinchilla", 40, seed=1), TRUTH, seed=2)
+
+
+def test_discrepancy_is_zero_inside_and_grows_beyond(runs):
+    f = point_fit(runs)
+    ext = f.extent()
+    assert ext["C"] == pytest.approx(float(bm.runs.compute_of(runs.df).max()))
+    inside = {"N": [float(runs.df["N"].median())], "D": [float(runs.df["D"].median())]}
+    assert float(observation.decades_beyond({k: np.array(v) for k, v in inside.items()}, ext)[0]) == 0.0
+    far = {"N": [ext["N"] * 10], "D": [ext["D"]]}  # 10x the largest N (and ~10x the compute)
+    decades = float(observation.decades_beyond({k: np.array(v) for k, v in far.items()}, ext)[0])
+    assert decades == pytest.approx(np.log10(10 * ext["N"] * ext["D"] * 6 / ext["C"]), rel=1e-9)
+    sd_in = float(np.log(bm.predict(f, inside, predictive=True)).std())
+    sd_far = float(np.log(bm.predict(f, far, predictive=True)).std())
+    assert sd_in == pytest.approx(0.01, rel=0.05)  # noise only
+    assert sd_far == pytest.approx(np.hypot(0.01, 0.05 * decades), rel=0.05)  # noise + scale x decades
+    f.settings["discrepancy"] = None  # the law taken as exact
+    f.idata.posterior = f.idata.posterior.drop_vars(observation.DISCREPANCY_SCALE)
+    assert float(np.log(bm.predict(f, far, predictive=True)).std()) == pytest.approx(0.01, rel=0.05)
+
+
+def test_uncertainty_budget_splits_the_width(runs):
+    f = point_fit(runs)
+    ext = f.extent()
+    grid = {"N": [float(runs.df["N"].median()), ext["N"] * 100], "D": [ext["D"]]}
+    b = uncertainty_budget(f, grid).squeeze()
+    total = b["share_parameters"] + b["share_discrepancy"] + b["share_noise"]
+    np.testing.assert_allclose(total, 1.0)
+    assert float(b["parameters"].max()) == pytest.approx(0.0, abs=1e-20)  # one point: no parameter spread
+    assert float(b["discrepancy"].isel(N=0)) == 0.0 and float(b["share_discrepancy"].isel(N=1)) > 0.9
+
+
+def test_plan_loss_includes_discrepancy_and_says_how_far(runs):
+    f = point_fit(runs, scale=0.05, draws=500)
+    p = bm.plan(f, 1e26)
+    assert p.extrapolation["C"] > 100
+    spread = float(np.log(p.decision_loss).std())
+    decades = np.log10(p.extrapolation["C"])
+    assert spread == pytest.approx(0.05 * decades, rel=0.15)
+
+
+def test_interval_score_and_crps_match_their_definitions():
+    y = np.array([0.0, 2.0, -3.0])
+    lo, hi = np.full(3, -1.0), np.full(3, 1.0)
+    # inside: width only; above by 1: width + 2/0.1 * 1; below by 2: width + 20 * 2
+    np.testing.assert_allclose(interval_score(lo, hi, y, 0.9), [2.0, 22.0, 42.0])
+    draws = np.random.default_rng(0).standard_normal((20000, 1))
+    for point in (0.0, 1.5):
+        z = point
+        exact = z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi)
+        assert crps(draws, np.array([point]))[0] == pytest.approx(exact, abs=0.01)
+
+
+def test_split_accepts_a_boolean_mask(runs):
+    mask = np.zeros(len(runs), bool)
+    mask[:25] = True
+    train, test, how = split_runs(runs, mask)
+    assert len(train) == 25 and len(test) == len(runs) - 25 and "mask" in how
+    with pytest.raises(BacktestError, match="one per run"):
+        split_runs(runs, mask[:-1])
+    with pytest.raises(BacktestError, match="booleans"):
+        split_runs(runs, mask.astype(int))
+    with pytest.raises(BacktestError, match="no runs on one side"):
+        split_runs(runs, np.ones(len(runs), bool))
+
+
+def test_backtest_table_has_proper_scores(runs):
+    bt = bm.backtest(["chinchilla"], runs, "compute:0.7", baseline=False, draws=100, chains=2, tune=200)
+    row = bt.table.loc["chinchilla (Bayes)"]
+    for col in ("coverage_50", "coverage_90", "interval_score_90", "crps", "median_rel_error", "max_decades_beyond"):
+        assert np.isfinite(row[col])
+    assert {"max_r_hat", "divergences", "min_ess_bulk"} <= set(bt.table.columns)
+    assert 0 < row["max_decades_beyond"] < 3
