@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bayesmoe._version import __version__
 from bayesmoe.config import INTERVAL_PROB
-from bayesmoe.criticism import backtest, calibrate, compare
+from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stacking_weights
 from bayesmoe.decisions import (
     Plan,
     budget_for_target,
@@ -66,6 +66,7 @@ __all__ = [
     "fit",
     "get_law",
     "identifiability",
+    "leave_future_out",
     "list_laws",
     "load",
     "load_runs",
@@ -75,6 +76,7 @@ __all__ = [
     "predict",
     "register_law",
     "simulate",
+    "stacking_weights",
     "surface_summary",
     "uncertainty_budget",
 ]

@@ -104,3 +104,43 @@ def test_backtest_table_has_proper_scores(runs):
         assert np.isfinite(row[col])
     assert {"max_r_hat", "divergences", "min_ess_bulk"} <= set(bt.table.columns)
     assert 0 < row["max_decades_beyond"] < 3
+
+
+def test_leave_future_out_scores_every_later_run(monkeypatch):
+    """Mechanics with mocked sampling: one row per run after the first min_train (by compute),
+    a refit at the start and wherever Pareto k > 0.7, finite densities."""
+    from functools import partial
+
+    import pymc as pm
+    from pymc.testing import mock_sample
+
+    runs = bm.simulate("chinchilla", generic_design("chinchilla", 14, seed=5), TRUTH, seed=6)
+    monkeypatch.setattr(pm, "sample", partial(mock_sample, draws=200))
+    f = bm.fit("chinchilla", runs, sampler="pymc", chains=1, progressbar=False, warn=False)
+    res = bm.leave_future_out(f, min_train=10)
+    compute = bm.runs.compute_of(runs.df).to_numpy()
+    assert list(res.pointwise["run"]) == list(np.argsort(compute, kind="stable")[10:])
+    assert res.pointwise["refitted"].iloc[0] and np.isfinite(res.pointwise["elpd"]).all()
+    later = res.pointwise.iloc[1:]
+    assert (later["refitted"] == (later["pareto_k"] > 0.7)).all()
+    assert res.refits == int(res.pointwise["refitted"].sum())
+    with pytest.raises(bm.BayesMoEError, match="min_train"):
+        bm.leave_future_out(f, min_train=14)
+
+
+def test_stacking_weights_favour_the_law_that_predicts_the_future():
+    import pandas as pd
+
+    from bayesmoe.criticism.future import LeaveFutureOut
+
+    def result(elpd):
+        table = pd.DataFrame({"run": np.arange(len(elpd)), "elpd": elpd})
+        return LeaveFutureOut("x", table, refits=1)
+
+    good, bad = result(np.full(20, 1.0)), result(np.full(20, -2.0))
+    w = bm.stacking_weights({"good": good, "bad": bad})
+    assert w["good"] > 0.95 and w.sum() == pytest.approx(1.0)
+    same = bm.stacking_weights({"a": good, "b": result(np.full(20, 1.0))})
+    assert same["a"] == pytest.approx(0.5, abs=0.01)
+    with pytest.raises(bm.BayesMoEError, match="different runs"):
+        bm.stacking_weights({"a": good, "b": result(np.full(19, 1.0))})

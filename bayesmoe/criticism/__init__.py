@@ -2,7 +2,8 @@
 
 Public surface: :func:`compare` (PSIS-LOO with stacking weights; exact refits of flagged
 runs through ``az.reloo``), :func:`backtest` (fit the cheap runs, score the expensive ones,
-with the Huber point-fit baseline), :func:`huber_fit` (that baseline; needs
+with the Huber point-fit baseline), :func:`leave_future_out` and
+:func:`stacking_weights` (one-step-ahead CV ordered by compute), :func:`huber_fit` (that baseline; needs
 ``bayesmoe[jax]``) and :func:`calibrate` (simulation-based calibration on Dask; needs
 ``bayesmoe[dask]``).
 """
@@ -11,6 +12,7 @@ from bayesmoe.criticism.backtesting import Backtest, BacktestError, backtest, sp
 from bayesmoe.criticism.baseline import PointFit, huber_fit
 from bayesmoe.criticism.calibration import Calibration, calibrate
 from bayesmoe.criticism.comparison import CompareError, Comparison, RefitWrapper, compare
+from bayesmoe.criticism.future import LeaveFutureOut, leave_future_out, stacking_weights
 
 __all__ = [
     "Backtest",
@@ -18,11 +20,14 @@ __all__ = [
     "Calibration",
     "CompareError",
     "Comparison",
+    "LeaveFutureOut",
     "PointFit",
     "RefitWrapper",
     "backtest",
     "calibrate",
     "compare",
     "huber_fit",
+    "leave_future_out",
     "split_runs",
+    "stacking_weights",
 ]
