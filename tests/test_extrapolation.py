@@ -144,3 +144,15 @@ def test_stacking_weights_favour_the_law_that_predicts_the_future():
     assert same["a"] == pytest.approx(0.5, abs=0.01)
     with pytest.raises(bm.BayesMoEError, match="different runs"):
         bm.stacking_weights({"a": good, "b": result(np.full(19, 1.0))})
+
+
+def test_budget_for_target_scans_when_discrepancy_caps_the_probability(runs):
+    """Far beyond the runs the discrepancy widens faster than the loss falls: the search still
+    finds the first budget that reaches the target, and says how close an unreachable one came."""
+    f = point_fit(runs, scale=0.05, draws=400)
+    c_ref = f.extent()["C"] * 10
+    target = float(bm.plan(f, c_ref).decision_loss.quantile(0.95))
+    r = bm.budget_for_target(f, target, probability=0.9)
+    assert r["budget"] <= c_ref * 1.01 and r["probability"] >= 0.9
+    with pytest.raises(bm.PlanError, match="the best is"):
+        bm.budget_for_target(f, TRUTH["E"] + 0.05, probability=0.9)

@@ -68,38 +68,46 @@ def budget_for_target(
 ) -> dict[str, Any]:
     """The smallest budget whose planned decision reaches ``target_loss`` with ``probability``.
 
-    Bisection in log C: at each budget the decision (for ``risk``) is planned, and
-    P(loss of that decision <= target) is read off the posterior.
+    At each budget the decision (for ``risk``) is planned and P(loss of that decision <=
+    target) is read off the posterior, model discrepancy included. That probability need not
+    rise with the budget: beyond the training runs the discrepancy widens faster than the
+    expected loss falls, so far enough out every target's probability drifts towards 1/2.
+    Budgets are therefore scanned a decade at a time from ``lo`` to ``hi`` and the first one
+    that reaches the target is refined by bisection in log C against the decade below it.
     """
     if not 0 < probability < 1:
         raise PlanError(f"probability must lie in (0, 1), got {probability}")
+    if not 0 < lo < hi:
+        raise PlanError(f"need 0 < lo < hi, got lo={lo!r}, hi={hi!r}")
 
     def reach(c: float) -> tuple[float, Plan]:
         p = plan(fit, c, risk=risk, group=group, **kwargs)
         return float(np.mean(p.decision_loss.values <= target_loss)), p
 
-    p_hi, best = reach(hi)
-    if p_hi < probability:
+    ladder = np.geomspace(lo, hi, max(2, round(math.log10(hi / lo)) + 1))
+    below, seen = None, []
+    for c in ladder:
+        p_c, best = reach(float(c))
+        seen.append((p_c, float(c)))
+        if p_c >= probability:
+            break
+        below = float(c)
+    else:
+        p_max, c_max = max(seen)
         raise PlanError(
-            f"even {hi:.3g} FLOPs reach loss {target_loss} with probability below {probability:.0%} "
-            f"({p_hi:.2f}): the target is at or below what the law allows"
+            f"no budget from {lo:.3g} to {hi:.3g} FLOPs reaches loss {target_loss} with probability {probability:.0%}; "
+            f"the best is {p_max:.2f} at {c_max:.3g} FLOPs. The target is at or below what the law allows, or so far "
+            "beyond the training runs that the model discrepancy leaves it uncertain: aim for a higher loss or a "
+            "lower probability, or add larger runs"
         )
-    p_lo, _ = reach(lo)
-    if p_lo >= probability:
-        return {
-            "budget": lo,
-            "probability": p_lo,
-            "note": f"already reached at the smallest budget searched ({lo:.3g})",
-        }
-    a, b = math.log(lo), math.log(hi)
-    p_b = p_hi
-    for _ in range(40):
+    if below is None:
+        return {"budget": lo, "probability": p_c, "note": f"already reached at the smallest budget searched ({lo:.3g})"}
+    a, b, p_b = math.log(below), math.log(float(c)), p_c
+    while b - a > 1e-3:
         mid = 0.5 * (a + b)
         p_mid, p_plan = reach(math.exp(mid))
         if p_mid >= probability:
             b, p_b, best = mid, p_mid, p_plan
         else:
             a = mid
-        if b - a < 1e-3:
-            break
     return {"budget": math.exp(b), "probability": p_b, "target_loss": target_loss, "plan": best}
