@@ -8,38 +8,59 @@ The workflow reads ``runs -> laws -> fit -> check -> predict -> decide -> critic
     runs = bm.datasets.clark2022(router="S-Base")
     fit = bm.fit("clark2022", runs)
     fit.diagnostics()
-    loss = bm.predict(fit, runs.df)
+    loss = bm.predict(fit, runs.df[fit.law.inputs])
+
+The names below are imported on first use (PEP 562), so ``import bayesmoe`` and the command
+line's ``--help`` do not pay for PyMC, ArviZ and SymPy until a verb needs them.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bayesmoe._version import __version__
-from bayesmoe.config import INTERVAL_PROB
-from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stacking_weights
-from bayesmoe.decisions import (
-    Plan,
-    budget_for_target,
-    near_optimal_band,
-    optima,
-    plan,
-    predict,
-    surface_summary,
-    uncertainty_budget,
-)
-from bayesmoe.errors import (
-    BayesMoEError,
-    FitError,
-    FitFileError,
-    LawError,
-    MissingExtraError,
-    PlanError,
-    PriorError,
-    RunsError,
-    SamplingWarning,
-)
-from bayesmoe.inference import Fit, fit, identifiability, load
-from bayesmoe.laws import Law, Prior, get_law, list_laws, register_law, simulate
-from bayesmoe.runs import Runs, datasets, load_runs
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "INTERVAL_PROB": "bayesmoe.config",
+    "BayesMoEError": "bayesmoe.errors",
+    "FitError": "bayesmoe.errors",
+    "FitFileError": "bayesmoe.errors",
+    "LawError": "bayesmoe.errors",
+    "MissingExtraError": "bayesmoe.errors",
+    "PlanError": "bayesmoe.errors",
+    "PriorError": "bayesmoe.errors",
+    "RunsError": "bayesmoe.errors",
+    "SamplingWarning": "bayesmoe.errors",
+    "Runs": "bayesmoe.runs",
+    "datasets": "bayesmoe.runs",
+    "load_runs": "bayesmoe.runs",
+    "Law": "bayesmoe.laws",
+    "Prior": "bayesmoe.laws",
+    "get_law": "bayesmoe.laws",
+    "list_laws": "bayesmoe.laws",
+    "register_law": "bayesmoe.laws",
+    "simulate": "bayesmoe.laws",
+    "Fit": "bayesmoe.inference",
+    "fit": "bayesmoe.inference",
+    "identifiability": "bayesmoe.inference",
+    "load": "bayesmoe.inference",
+    "Plan": "bayesmoe.decisions",
+    "budget_for_target": "bayesmoe.decisions",
+    "near_optimal_band": "bayesmoe.decisions",
+    "optima": "bayesmoe.decisions",
+    "plan": "bayesmoe.decisions",
+    "predict": "bayesmoe.decisions",
+    "surface_summary": "bayesmoe.decisions",
+    "uncertainty_budget": "bayesmoe.decisions",
+    "backtest": "bayesmoe.criticism",
+    "calibrate": "bayesmoe.criticism",
+    "compare": "bayesmoe.criticism",
+    "leave_future_out": "bayesmoe.criticism",
+    "stacking_weights": "bayesmoe.criticism",
+}
+_SUBPACKAGES = ("runs", "laws", "inference", "decisions", "criticism", "viz", "cli", "config", "errors", "intervals")
 
 __all__ = [
     "INTERVAL_PROB",
@@ -80,3 +101,47 @@ __all__ = [
     "surface_summary",
     "uncertainty_budget",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f"bayesmoe.{name}")
+    else:
+        raise AttributeError(f"module 'bayesmoe' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBPACKAGES))
+
+
+if TYPE_CHECKING:  # what static tools and IDEs see
+    from bayesmoe.config import INTERVAL_PROB
+    from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stacking_weights
+    from bayesmoe.decisions import (
+        Plan,
+        budget_for_target,
+        near_optimal_band,
+        optima,
+        plan,
+        predict,
+        surface_summary,
+        uncertainty_budget,
+    )
+    from bayesmoe.errors import (
+        BayesMoEError,
+        FitError,
+        FitFileError,
+        LawError,
+        MissingExtraError,
+        PlanError,
+        PriorError,
+        RunsError,
+        SamplingWarning,
+    )
+    from bayesmoe.inference import Fit, fit, identifiability, load
+    from bayesmoe.laws import Law, Prior, get_law, list_laws, register_law, simulate
+    from bayesmoe.runs import Runs, datasets, load_runs

@@ -100,3 +100,21 @@ def test_import_installs_no_warnings_filter():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_import_and_cli_help_stay_light():
+    """Verbs load on first use: importing the package or asking the CLI for help loads no sampler stack."""
+    code = (
+        "import sys, bayesmoe, bayesmoe.cli\n"
+        "heavy = [m for m in ('pymc', 'arviz', 'pytensor', 'sympy', 'nutpie') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert sorted(bm.__all__) == sorted(["__version__", *bm._EXPORTS])
+    for name in bm.__all__:
+        assert getattr(bm, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = bm.nope
+    help_out = subprocess.run([sys.executable, "-m", "bayesmoe.cli", "--help"], capture_output=True, text=True)
+    assert help_out.returncode == 0 and "plan" in help_out.stdout
