@@ -122,6 +122,7 @@ def fit_cmd(
     law_obj = bm.get_law(law)
     out_path = Path(out)
     with warnings.catch_warnings():
+        # the diagnostics are printed in plain words below (and in --json), not as a Python warning
         warnings.simplefilter("ignore", bm.SamplingWarning)
         f = bm.fit(
             law_obj,
@@ -201,6 +202,7 @@ def demo_cmd(out_dir: str, draws: int, tune: int, as_json: bool) -> None:
     d.mkdir(parents=True, exist_ok=True)
     runs = bm.datasets.clark2022("S-Base")
     with warnings.catch_warnings():
+        # the diagnostics are printed in plain words below (and in --json), not as a Python warning
         warnings.simplefilter("ignore", bm.SamplingWarning)
         f = bm.fit("clark2022", runs, draws=draws, tune=tune, progressbar=progress() and not as_json)
     out = d / "clark2022-sbase.nc"

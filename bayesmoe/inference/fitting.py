@@ -316,6 +316,7 @@ def fit(
     )
     t0 = time.perf_counter()
     with model, warnings.catch_warnings():
+        # pm.sample(nuts_sampler="numpyro") warns that idata_kwargs are ignored; the InferenceData is rebuilt below
         warnings.filterwarnings("ignore", message=".*idata_kwargs.*")
         try:
             raw = run_sampler(model, settings, cache_key=key, data=model_data(law, runs, groups))

@@ -7,7 +7,6 @@ import base64
 import html
 import io
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +34,7 @@ def _figure(title: str, draw: Any) -> str:
     import matplotlib.pyplot as plt
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = draw()
+        out = draw()
         axes = np.atleast_1d(out)
         fig = axes.ravel()[0].figure if hasattr(axes.ravel()[0], "figure") else plt.gcf()
         return f"<h3>{html.escape(title)}</h3>" + _png(fig)
