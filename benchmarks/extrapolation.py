@@ -6,6 +6,7 @@ runs by training compute train, the rest are scored), fit the law without discre
 keep, for every held-out run, the law's predicted log loss and the run-to-run noise per
 draw and how many decades of compute (or size) it lies beyond the training runs. The
 discrepancy term of ``bayesmoe.laws.observation`` is then added for a grid of prior scales.
+The same is done for a Student-t fit (heavier-tailed run-to-run noise), with and without it.
 
 The scale is chosen by leave-one-sweep-out: for each sweep, the scale with the best (lowest)
 mean 90 % interval score on the *other* sweeps is scored on it; the default is the choice on
@@ -62,6 +63,15 @@ def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, s
         "decades": np.asarray(decades, float),
         "diagnostics": fit.diagnostics().to_dict(),
     }
+    t_fit = bm.fit(
+        law, train, draws=draws, discrepancy=None, likelihood="studentt", progressbar=False, warn=False, seed=seed
+    )
+    t_mean, _, t_eps = predictive_parts(t_fit, test.df[t_fit.law.inputs], seed=seed)
+    out["studentt"] = {
+        "log_mean": t_mean.values.reshape(n, len(test)),
+        "eps": t_eps.values.reshape(n, len(test)),
+        "diagnostics": t_fit.diagnostics().to_dict(),
+    }
     if bootstrap:
         pf = huber_fit(law, train, starts=128, bootstrap=bootstrap, seed=seed)
         boot = pf.predict_bootstrap(test.df)
@@ -78,11 +88,13 @@ def with_scale(case: dict, scale: float, seed: int) -> np.ndarray:
     return np.exp(case["log_mean"] + delta + case["eps"])
 
 
-def pooled(cases: list[dict], scale: float | None, seed: int = 0) -> dict:
-    """Scores over the held-out runs of several splits (scale None: the Huber bootstrap)."""
+def pooled(cases: list[dict], scale: float | None, seed: int = 0, studentt: bool = False) -> dict:
+    """Scores over the held-out runs of several splits (scale None: the Huber bootstrap;
+    ``studentt``: the Student-t fit's parts instead of the Normal one's)."""
     reps = []
     for i, c in enumerate(cases):
-        rep = c["huber"] if scale is None else with_scale(c, scale, seed + i)
+        parts = c | c["studentt"] if studentt else c
+        rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i)
         reps.append(score_draws(rep, c["y"]) | {"n": len(c["y"])})
     total = sum(r["n"] for r in reps)
     keys = [k for k in reps[0] if k != "n"]
@@ -122,6 +134,8 @@ def main() -> None:
             "chosen_scale": s,
             "discrepancy": pooled(cases[held], s),
             "no_discrepancy": pooled(cases[held], 0.0),
+            "studentt_discrepancy": pooled(cases[held], s, studentt=True),
+            "studentt_no_discrepancy": pooled(cases[held], 0.0, studentt=True),
             **({"huber_bootstrap": pooled(cases[held], None)} if args.bootstrap else {}),
             "max_decades_beyond": float(max(c["decades"].max() for c in cases[held])),
         }
@@ -136,6 +150,8 @@ def main() -> None:
         "pooled_leave_one_sweep_out": {
             "discrepancy": _pool([loso[n]["discrepancy"] for n in names]),
             "no_discrepancy": _pool([loso[n]["no_discrepancy"] for n in names]),
+            "studentt_discrepancy": _pool([loso[n]["studentt_discrepancy"] for n in names]),
+            "studentt_no_discrepancy": _pool([loso[n]["studentt_no_discrepancy"] for n in names]),
             **({"huber_bootstrap": _pool([loso[n]["huber_bootstrap"] for n in names])} if args.bootstrap else {}),
         },
         "draws_per_chain": args.draws,

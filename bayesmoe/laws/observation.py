@@ -49,7 +49,7 @@ DISCREPANCY_SCALE = "discrepancy_scale"
 #: Its prior. HalfNormal(0.03): 0.03 had the best 90 % interval score in every leave-one-sweep-out
 #: fold over the six bundled sweeps (Gadre per corpus, Clark per router; 18 splits, 299 held-out
 #: runs up to 3 decades beyond; benchmarks/results/extrapolation.json). Pooled 90 % coverage 0.89
-#: (0.45 without discrepancy), 50 % coverage 0.34.
+#: (0.46 without discrepancy), 50 % coverage 0.35.
 DISCREPANCY_PRIOR = Prior("HalfNormal", (0.03,))
 #: Inputs whose extrapolation counts towards the distance (with training compute C).
 EXTENT_INPUTS = ("N", "N_a", "D", "M")
