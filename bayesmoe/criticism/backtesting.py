@@ -75,9 +75,7 @@ def _sides(runs: Runs, train: pd.Series, how: str, what: str) -> tuple[Runs, Run
         raise BacktestError(
             f"split {what} leaves no runs on one side ({int(train.sum())} train, {int((~train).sum())} test)"
         )
-    df = runs.df
-    mk = lambda mask: Runs(df.loc[mask].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)  # noqa: E731
-    return mk(train.to_numpy()), mk((~train).to_numpy()), how
+    return runs.subset(train.to_numpy()), runs.subset((~train).to_numpy()), how
 
 
 def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[dict[str, float], np.ndarray]:
@@ -93,19 +91,12 @@ def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[
             out[:, idx] = part.values.reshape(n_draws, len(idx))
     y = test.loss()
     noise = {k: v.values.reshape(-1, 1) for k, v in fit.noise().items()}
-    # log density of the loss (not log loss): one discrepancy draw per posterior draw
-    ll = np.asarray(observation.log_density(np.log(y)[None, :], log_mean + delta, noise, fit.likelihood)) - np.log(y)
+    # one discrepancy draw per posterior draw
+    ll = observation.loss_log_density(y[None, :], log_mean + delta, noise, fit.likelihood)
     rep = np.exp(log_mean + delta + eps)
     lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(n_draws)))
-    decades = float(
-        np.max(
-            observation.decades_beyond(
-                {k: test.df[k].to_numpy(float) for k in test.df.columns if k in ("C", *observation.EXTENT_INPUTS)},
-                fit.extent(),
-            ),
-            initial=0.0,
-        )
-    )
+    decades_beyond = observation.decades_beyond(observation.extent_inputs(test.df), fit.extent())
+    decades = float(np.max(decades_beyond, initial=0.0))
     return {"lpd_per_run": lpd, **score_draws(rep, y), "max_decades_beyond": decades}, rep
 
 

@@ -22,7 +22,6 @@ from bayesmoe.decisions.prediction import predict
 from bayesmoe.errors import BayesMoEError
 from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.laws import observation
-from bayesmoe.runs.table import Runs
 
 PARETO_K_MAX = 0.7
 
@@ -109,8 +108,7 @@ class RefitWrapper(az.SamplingWrapper):
         keep = np.ones(len(self.fit.runs), bool)
         keep[np.asarray(idx).ravel()] = False
         runs = self.fit.runs
-        train = Runs(runs.df.loc[keep].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)
-        return train, runs.df.loc[~keep]
+        return runs.subset(keep), runs.df.loc[~keep]
 
     def sample(self, modified_observed_data: Any) -> Any:
         f = self.fit

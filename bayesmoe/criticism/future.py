@@ -29,7 +29,6 @@ from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.laws import observation
 from bayesmoe.runs.compute import compute_of
-from bayesmoe.runs.table import Runs
 
 PARETO_K_MAX = 0.7
 
@@ -61,18 +60,13 @@ class LeaveFutureOut:
         return f"<p>{html.escape(repr(self)).replace(chr(10), '<br>')}</p>"
 
 
-def _train(runs: Runs, rows: np.ndarray) -> Runs:
-    return Runs(runs.df.iloc[rows].reset_index(drop=True), source=runs.source, synthetic=runs.synthetic)
-
-
 def _loglik(fit: Any, df: pd.DataFrame, *, discrepancy: bool, seed: int) -> np.ndarray:
     """log density of each run's loss per draw (draws x runs); beyond the data with the discrepancy."""
     log_mean, delta, _ = predictive_parts(fit, df[fit.law.inputs], seed=seed)
     n = log_mean.sizes["chain"] * log_mean.sizes["draw"]
     mu = log_mean.values.reshape(n, len(df)) + (delta.values.reshape(n, len(df)) if discrepancy else 0.0)
     noise = {k: v.values.reshape(-1, 1) for k, v in fit.noise().items()}
-    y = np.log(df["loss"].to_numpy(float))
-    return np.asarray(observation.log_density(y[None, :], mu, noise, fit.likelihood)) - y
+    return observation.loss_log_density(df["loss"].to_numpy(float)[None, :], mu, noise, fit.likelihood)
 
 
 def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, **fit_kwargs: Any) -> LeaveFutureOut:
@@ -88,7 +82,8 @@ def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, *
     start = round(min_train * n) if isinstance(min_train, float) else int(min_train)
     if not 2 <= start < n:
         raise CompareError(f"min_train must leave between 2 and {n - 1} training runs, got {start}")
-    order = np.argsort(compute_of(runs.df).to_numpy(), kind="stable")
+    compute = compute_of(runs.df).to_numpy()
+    order = np.argsort(compute, kind="stable")
     s = fit.settings
     kw = {
         "draws": s.get("draws"),
@@ -114,7 +109,7 @@ def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, *
             lw, k_arr = az.psislw(log_ratio[None, :])
             k = float(np.asarray(k_arr).ravel()[0])
         if ref is None or k > PARETO_K_MAX:
-            ref, ref_at, refitted = fit_law(fit.law, _train(runs, order[:i]), **kw), i, True
+            ref, ref_at, refitted = fit_law(fit.law, runs.subset(runs.df.index[order[:i]]), **kw), i, True
             refits += 1
         ll = _loglik(ref, target, discrepancy=True, seed=seed + i)[:, 0]
         if ref_at == i:
@@ -122,8 +117,8 @@ def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, *
         else:
             weights = np.asarray(lw).ravel()
             elpd = float(logsumexp(weights + ll))
-        compute = float(compute_of(target).iloc[0])
-        rows.append({"run": int(order[i]), "compute": compute, "elpd": elpd, "pareto_k": k, "refitted": refitted})
+        row = {"run": int(order[i]), "compute": float(compute[order[i]]), "elpd": elpd, "pareto_k": k}
+        rows.append(row | {"refitted": refitted})
     table = pd.DataFrame(rows)
     if refits > 0.5 * (n - start):
         messages.append(

@@ -59,6 +59,14 @@ def as_grid(grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, law: Any) -> di
     return out
 
 
+def _expected_loss(fit: Any, x: Mapping[str, xr.DataArray], group: str | None) -> xr.DataArray:
+    """The law's loss at the normalised grid ``x`` for every draw (dims chain, draw, then the grid's)."""
+    params = fit.draws(group)
+    out = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
+    out = xr.DataArray(out) if not isinstance(out, xr.DataArray) else out
+    return out.broadcast_like(params[next(iter(params.data_vars))]).transpose("chain", "draw", ...)
+
+
 def predictive_parts(
     fit: Any, grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, *, group: str | None = None, seed: int = 0
 ) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
@@ -66,10 +74,7 @@ def predictive_parts(
     the model discrepancy (zero inside the training runs, or when the fit has none) and the
     run-to-run noise. Their sum is a posterior predictive draw (:mod:`bayesmoe.laws.observation`)."""
     x = as_grid(grid, fit.law)
-    params = fit.draws(group)
-    mean = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
-    mean = xr.DataArray(mean) if not isinstance(mean, xr.DataArray) else mean
-    mean = mean.broadcast_like(params[next(iter(params.data_vars))]).transpose("chain", "draw", ...)
+    mean = _expected_loss(fit, x, group)
     rng = np.random.default_rng(seed)
     delta = xr.zeros_like(mean)
     if fit.discrepancy is not None:
@@ -100,12 +105,7 @@ def predict(
         log_mean, delta, eps = predictive_parts(fit, grid, group=group, seed=seed)
         out = np.exp(log_mean + delta + eps)
     else:
-        x = as_grid(grid, fit.law)
-        params = fit.draws(group)
-        out = fit.law.loss_fn({k: params[k] for k in params.data_vars}, x)
-        out = xr.DataArray(out) if not isinstance(out, xr.DataArray) else out
-        out = out.broadcast_like(params[next(iter(params.data_vars))])
-    out = out.transpose("chain", "draw", ...)
+        out = _expected_loss(fit, as_grid(grid, fit.law), group)
     out.name = "loss"
     out.attrs.update(
         units="nats/token", law=fit.law.name, kind="posterior predictive" if predictive else "expected loss"
@@ -119,8 +119,7 @@ def uncertainty_budget(
     """How much of a prediction's width comes from where: variances of log loss per cell from
     parameter uncertainty, model discrepancy and run-to-run noise, and their shares."""
     x = as_grid(grid, fit.law)
-    log_mean = np.log(predict(fit, grid, group=group))
-    param = log_mean.var(("chain", "draw"))
+    param = np.log(_expected_loss(fit, x, group)).var(("chain", "draw"))
     post = fit.idata.posterior
     disc = xr.zeros_like(param)
     if fit.discrepancy is not None:

@@ -185,10 +185,7 @@ class Fit:
 
     def extent(self) -> dict[str, float]:
         """The largest training value of compute and of each size input (where extrapolation starts)."""
-        df = self.runs.df
-        return observation.training_extent(
-            {k: df[k].to_numpy(float) for k in df.columns if k in ("C", *observation.EXTENT_INPUTS)}
-        )
+        return observation.training_extent(observation.extent_inputs(self.runs.df))
 
     @property
     def likelihood(self) -> str:

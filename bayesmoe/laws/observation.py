@@ -88,6 +88,12 @@ def log_density(y: Any, log_mu: Any, noise: Mapping[str, Any], likelihood: str) 
     return xr.apply_ufunc(lambda a, m, s, nu: stats.t.logpdf(a, nu, m, s), y, log_mu, sigma, noise["nu"])
 
 
+def loss_log_density(loss: Any, log_mu: Any, noise: Mapping[str, Any], likelihood: str) -> np.ndarray:
+    """log density of the loss itself (not its log): the log-loss density minus log loss (the Jacobian)."""
+    log_y = np.log(loss)
+    return np.asarray(log_density(log_y, log_mu, noise, likelihood)) - log_y
+
+
 def draw_errors(noise: Mapping[str, Any], likelihood: str, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
     """Errors of log loss with ``shape``; noise arrays broadcast against it (draws lead)."""
     sigma = np.asarray(noise["sigma"], float)
@@ -120,6 +126,11 @@ def check_discrepancy(discrepancy: str | None) -> str | None:
     if discrepancy not in DISCREPANCIES:
         raise FitError(f"unknown discrepancy {discrepancy!r}; choose 'extrapolation' or None")
     return discrepancy
+
+
+def extent_inputs(df: Any) -> dict[str, np.ndarray]:
+    """The columns of a runs table that count towards the distance: ``C`` and the size inputs."""
+    return {k: df[k].to_numpy(float) for k in ("C", *EXTENT_INPUTS) if k in df}
 
 
 def training_extent(inputs: Mapping[str, Any]) -> dict[str, float]:
