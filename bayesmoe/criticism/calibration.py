@@ -96,7 +96,10 @@ def one_simulation(
         for k, (true, draws) in quantities.items():
             thin = draws[np.linspace(0, len(draws) - 1, min(RANK_DRAWS, len(draws))).astype(int)]
             ranks[k] = int(np.sum(thin < true))
-            hits[k] = {str(level): bool(eti(draws, level)[0] <= true <= eti(draws, level)[1]) for level in BAND_LEVELS}
+            hits[k] = {}
+            for level in BAND_LEVELS:
+                lo, hi = eti(draws, level)
+                hits[k][str(level)] = bool(lo <= true <= hi)
         d = f.diagnostics()
         out |= {
             "status": "ok",
