@@ -30,3 +30,36 @@ def test_chinchilla_pooled_across_gadre_corpora():
     # the corpora differ in irreducible loss (c4 is the hardest of the three in-distribution sets)
     assert float(e.sel(group="c4_original")) > float(e.sel(group="rpj"))
     assert 0.15 < float(f.idata.posterior["alpha"].median()) < 0.45
+
+
+def test_farseer_and_muennighoff_bundled_with_their_provenance():
+    far = bm.datasets.farseer2025()
+    # 411 rows in the file, four of them exact copies (see data/farseer2025/README.md)
+    assert len(far) == 407 and not far.df.duplicated(["N", "D"]).any()
+    assert far.loss().max() < 1.0  # bits per character, not nats/token
+    assert "bits per character" in far.source
+    dc = bm.datasets.muennighoff2023()
+    assert len(dc) == 182 and dc.df["epochs"].max() == pytest.approx(9000)
+    single = bm.datasets.muennighoff2023(max_epochs=1)
+    assert len(single) == 29 and (single.df["D"] <= single.df["U_D"]).all()
+    assert set(bm.datasets.names()) >= {"farseer2025", "muennighoff2023"}
+    with pytest.raises(bm.RunsError, match="max_epochs"):
+        bm.datasets.muennighoff2023(max_epochs=0)
+
+
+def test_data_constrained_law_reduces_to_chinchilla_on_one_epoch():
+    """One epoch (D = U_D) gives D' = D: the Muennighoff law equals Chinchilla there, and
+    repeated data is worth less than fresh data of the same size."""
+    from bayesmoe.laws.catalogue import get_law
+
+    m, c = get_law("muennighoff2023"), get_law("chinchilla")
+    theta = {"E": 1.9, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.36, "R_D_star": 15.4}
+    N = np.array([1e8, 1e9])
+    D = np.array([2e9, 2e10])
+    one = m.loss_fn(theta, {"N": N, "D": D, "U_D": D})
+    np.testing.assert_allclose(one, c.loss_fn(theta, {"N": N, "D": D}), rtol=1e-12)
+    repeated = m.loss_fn(theta, {"N": N, "D": D, "U_D": D / 16})
+    assert np.all(repeated > one)
+    # far past R_D_star the effective data saturates at U_D (1 + R_D_star)
+    sat = m.loss_fn(theta, {"N": N, "D": D * 1e4, "U_D": D})
+    np.testing.assert_allclose(sat, c.loss_fn(theta, {"N": N, "D": D * 16.4}), rtol=1e-9)

@@ -15,6 +15,8 @@ from bayesmoe.runs.table import Runs, load_runs
 DATA_DIR = bundled("data")
 CLARK_PATH = DATA_DIR / "clark2022-routing" / "curves.csv.gz"
 GADRE_PATH = DATA_DIR / "gadre2024-overtraining" / "gadre2024_losses_long.csv"
+FARSEER_PATH = DATA_DIR / "farseer2025" / "runs.csv"
+MUENNIGHOFF_PATH = DATA_DIR / "muennighoff2023-data-constrained" / "runs.csv"
 #: Tokens per optimiser step in Clark et al. 2022 (batch 256 x sequence 2048).
 CLARK_TOKENS_PER_STEP = 256 * 2048
 CLARK_ROUTERS = ("S-Base", "RL-R", "Hash")
@@ -122,8 +124,46 @@ def gadre2024(val: str = "openlm", corpus: str | None = None) -> Runs:
     return runs
 
 
+def farseer2025() -> Runs:
+    """Farseer's dense N x D grid (Li et al. 2025), 411 runs, via active-sl (MIT; CC-BY-4.0 card).
+
+    The loss is validation **bits per character**, not nats/token: irreducible losses and
+    prefactors fitted to it are in BPC. Columns: loss, N, D, active_sl_split. The file holds
+    four rows twice (identical N, D and loss, see its README); the copies are dropped, 407 remain.
+    """
+    df = _read(FARSEER_PATH).drop_duplicates(["N", "D", "loss"])
+    runs = load_runs(df[["loss", "N", "D", "active_sl_split"]])
+    runs.source = "Farseer dense N x D grid (Li et al. 2025; loss in bits per character)"
+    return runs
+
+
+def muennighoff2023(*, max_epochs: float | None = None) -> Runs:
+    """Data-constrained runs of Muennighoff et al. 2023 (182 runs, 1-9,000 epochs), via active-sl.
+
+    ``max_epochs`` keeps runs with D / U_D at most that (``1`` gives the single-epoch runs that
+    a law without ``U_D`` describes). Columns: loss, N, D, U_D (unique tokens), epochs,
+    active_sl_split.
+    """
+    df = _read(MUENNIGHOFF_PATH)
+    df = df.assign(epochs=df["D"] / df["U_D"])
+    if max_epochs is not None:
+        if not max_epochs > 0:
+            raise RunsError(f"max_epochs must be positive, got {max_epochs!r}")
+        df = df[df["epochs"] <= max_epochs * (1 + 1e-9)]
+    runs = load_runs(df[["loss", "N", "D", "U_D", "epochs", "active_sl_split"]].reset_index(drop=True))
+    runs.source = "Muennighoff et al. 2023 data-constrained runs" + (
+        f" (<= {max_epochs:g} epochs)" if max_epochs else ""
+    )
+    return runs
+
+
 #: Loaders of the bundled datasets by name (see ``data/*/README.md`` for provenance).
-DATASETS = {"clark2022": clark2022, "gadre2024": gadre2024}
+DATASETS = {
+    "clark2022": clark2022,
+    "gadre2024": gadre2024,
+    "farseer2025": farseer2025,
+    "muennighoff2023": muennighoff2023,
+}
 
 
 def names() -> list[str]:
