@@ -46,7 +46,8 @@ def test_discrepancy_is_zero_inside_and_grows_beyond(runs):
     sd_in = float(np.log(bm.predict(f, inside, predictive=True)).std())
     sd_far = float(np.log(bm.predict(f, far, predictive=True)).std())
     assert sd_in == pytest.approx(0.01, rel=0.05)  # noise only
-    assert sd_far == pytest.approx(np.hypot(0.01, 0.05 * decades), rel=0.05)  # noise + scale x decades
+    g = observation.DISCREPANCY_GROWTH
+    assert sd_far == pytest.approx(np.hypot(0.01, 0.05 * decades**g), rel=0.05)  # noise + scale x decades^g
     f.settings["discrepancy"] = None  # the law taken as exact
     f.idata.posterior = f.idata.posterior.drop_vars(observation.DISCREPANCY_SCALE)
     assert float(np.log(bm.predict(f, far, predictive=True)).std()) == pytest.approx(0.01, rel=0.05)
@@ -69,7 +70,7 @@ def test_plan_loss_includes_discrepancy_and_says_how_far(runs):
     assert p.extrapolation["C"] > 100
     spread = float(np.log(p.decision_loss).std())
     decades = np.log10(p.extrapolation["C"])
-    assert spread == pytest.approx(0.05 * decades, rel=0.15)
+    assert spread == pytest.approx(0.05 * decades**observation.DISCREPANCY_GROWTH, rel=0.15)
 
 
 def test_interval_score_and_crps_match_their_definitions():
@@ -156,3 +157,11 @@ def test_budget_for_target_scans_when_discrepancy_caps_the_probability(runs):
     assert r["budget"] <= c_ref * 1.01 and r["probability"] >= 0.9
     with pytest.raises(bm.PlanError, match="the best is"):
         bm.budget_for_target(f, TRUTH["E"] + 0.05, probability=0.9)
+
+
+@pytest.mark.parametrize("growth", [0.5, 1.0])
+def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth):
+    rng = np.random.default_rng(3)
+    decades = np.array([0.0, 0.25, 1.0, 2.0])
+    delta = observation.draw_discrepancy(np.full((40000, 1), 0.04), decades[None, :], rng, growth=growth)
+    np.testing.assert_allclose(delta.std(axis=0), 0.04 * decades**growth, rtol=0.03, atol=1e-12)

@@ -124,7 +124,7 @@ def uncertainty_budget(
     disc = xr.zeros_like(param)
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
-        disc = disc + float((post[observation.DISCREPANCY_SCALE] ** 2).mean()) * decades**2
+        disc = disc + observation.discrepancy_variance(post[observation.DISCREPANCY_SCALE], decades)
     noise = xr.zeros_like(param) + float((post["sigma"] ** 2).mean())
     total = param + disc + noise
     ds = xr.Dataset({"parameters": param, "discrepancy": disc, "noise": noise})

@@ -13,7 +13,7 @@ Student-t, ``nu ~ Gamma(2, 0.1)`` (Juárez & Steel 2010's weakly informative pri
 Model discrepancy (Kennedy & O'Hagan 2001). A law form is an approximation, and its error grows
 with the distance from the runs it was fitted to. Predictions beyond the training runs add
 
-    delta(x) ~ Normal(0, (tau * decades(x))^2),   tau ~ DISCREPANCY_PRIOR,
+    delta(x) ~ Normal(0, (tau * decades(x)**DISCREPANCY_GROWTH)^2),   tau ~ DISCREPANCY_PRIOR,
 
 on log loss, where ``decades(x)`` is how far ``x`` lies beyond the largest training run, in
 decades (log10) of training compute or of any size input (N, N_a, D, M), whichever is
@@ -51,6 +51,9 @@ DISCREPANCY_SCALE = "discrepancy_scale"
 #: runs up to 3 decades beyond; benchmarks/results/extrapolation.json). Pooled 90 % coverage 0.89
 #: (0.46 without discrepancy), 50 % coverage 0.35.
 DISCREPANCY_PRIOR = Prior("HalfNormal", (0.03,))
+#: How the discrepancy's sd grows with the distance: tau * decades**growth (1: linear in decades,
+#: as a random slope in log compute; 0.5: a random walk / Brownian motion in log compute).
+DISCREPANCY_GROWTH = 1.0
 #: Inputs whose extrapolation counts towards the distance (with training compute C).
 EXTENT_INPUTS = ("N", "N_a", "D", "M")
 
@@ -161,13 +164,20 @@ def draw_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(DISCREPANCY_PRIOR.sample(rng, shape), float)
 
 
-def draw_discrepancy(scale: Any, decades: Any, rng: np.random.Generator) -> Any:
-    """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts)."""
+def discrepancy_variance(scale: Any, decades: Any) -> Any:
+    """Variance of delta at ``decades`` beyond the runs, averaged over draws of the scale."""
+    return float(np.mean(np.asarray(scale, float) ** 2)) * decades ** (2 * DISCREPANCY_GROWTH)
+
+
+def draw_discrepancy(scale: Any, decades: Any, rng: np.random.Generator, growth: float | None = None) -> Any:
+    """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts):
+    Normal(0, (scale * decades**growth)^2), ``growth`` defaulting to :data:`DISCREPANCY_GROWTH`."""
+    g = DISCREPANCY_GROWTH if growth is None else float(growth)
     if isinstance(scale, xr.DataArray) or isinstance(decades, xr.DataArray):
         s, d = xr.broadcast(
             xr.DataArray(scale) if not isinstance(scale, xr.DataArray) else scale,
             xr.DataArray(decades) if not isinstance(decades, xr.DataArray) else decades,
         )
-        return s * d * rng.standard_normal(s.shape)
+        return s * d**g * rng.standard_normal(s.shape)
     s, d = np.broadcast_arrays(np.asarray(scale, float), np.asarray(decades, float))
-    return s * d * rng.standard_normal(s.shape)
+    return s * d**g * rng.standard_normal(s.shape)
