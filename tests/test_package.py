@@ -48,7 +48,11 @@ def test_wheel_installs_laws_and_datasets(tmp_path):
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert str(env_dir) in got["file"], "the test must import the installed wheel, not the checkout"
     assert got["laws"] == sorted(p.stem for p in (ROOT / "models").glob("*.toml"))
-    assert set(got["datasets"]) == {"clark2022", "gadre2024"} and all(n > 0 for n in got["datasets"].values())
+    # every bundled folder ships, and every loader reads its file from the installed package
+    folders = {p.name for p in (ROOT / "data").iterdir() if (p / "README.md").is_file()}
+    assert len(folders) == len(got["datasets"]) == 4, folders
+    assert set(got["datasets"]) == {"clark2022", "gadre2024", "farseer2025", "muennighoff2023"}
+    assert all(n > 0 for n in got["datasets"].values())
 
 
 def test_readme_python_blocks_run_as_written(tmp_path):
