@@ -186,6 +186,23 @@ def main() -> None:
             "studentt_no_discrepancy": _pool([loso[n]["studentt_no_discrepancy"] for n in names]),
             **({"huber_bootstrap": _pool([loso[n]["huber_bootstrap"] for n in names])} if args.bootstrap else {}),
         },
+        # the fits behind the scores, as they came out (default settings, no retries)
+        "fit_checks": {
+            n: [
+                {
+                    "split": c["how"],
+                    "n_train": c["n_train"],
+                    "n_held_out": len(c["y"]),
+                    **{
+                        f"{kind}_{k}": d[k]
+                        for kind, d in (("normal", c["diagnostics"]), ("studentt", c["studentt"]["diagnostics"]))
+                        for k in ("max_r_hat", "divergences", "min_ess_bulk")
+                    },
+                }
+                for c in cases[n]
+            ]
+            for n in names
+        },
         "draws_per_chain": args.draws,
         "seconds": round(time.perf_counter() - t0, 1),
     }

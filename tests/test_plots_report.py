@@ -134,3 +134,44 @@ def test_report_renders_every_figure_in_headless_chromium(zhao, tmp_path):
         timeout=120,
     ).stdout
     assert f'data-figures="{n_img}"' in dom and f'data-rendered="{n_img}"' in dom, dom[-500:]
+
+
+def grouped_fit(chin, shift=0.3):
+    """``chin`` with two groups whose irreducible losses differ by ``shift`` nats."""
+    runs = bm.Runs(chin.runs.df.assign(lab=np.where(np.arange(len(chin.runs)) % 2, "b", "a")))
+    post = chin.idata.posterior
+    e = post["E"]
+    post = post.assign(E_group=xr.concat([e, e + shift], dim="group").transpose("chain", "draw", "group"))
+    post = post.assign_coords(group=["a", "b"])
+    idata = az.InferenceData(posterior=post, sample_stats=chin.idata.sample_stats)
+    return bm.Fit(chin.law, runs, idata, settings=chin.settings, priors=chin.priors, groups="lab", pooled=["E"])
+
+
+def test_isoflop_curves_use_the_plans_group_and_their_minimum_is_the_decision(chin):
+    g = grouped_fit(chin)
+    for group in ("a", "b"):
+        p = bm.plan(g, 1e21, group=group)
+        assert p.group == group
+        ax = plots.plot_isoflop(g, [p], n=161, span=10, n_points=20)
+        x, y = ax.lines[0].get_data()
+        # the plotted median curve bottoms out at the plan's decision (grid step 10**(2/160))
+        assert x[np.argmin(y)] == pytest.approx(p.decision["N"], rel=0.03)
+        assert float(np.min(y)) == pytest.approx(float(np.median(p.decision_loss)), abs=0.01)
+    with pytest.raises(ValueError, match="used group 'a'"):
+        plots.plot_isoflop(g, [bm.plan(g, 1e21, group="a")], group="b")
+
+
+def test_surface_ranges_stay_inside_each_inputs_bounds(zhao):
+    axes = plots.plot_surface(zhao, "N_a", "G", fixed={"N": 1e10, "D": 1e11, "S": 0.25}, n=12)
+    assert zhao.runs.df["G"].min() / 3 < 1.0
+    assert axes[0].get_ylim()[0] >= 1.0  # G >= 1 although the runs' smallest G / 3 is below it
+
+
+def test_plot_optima_says_when_a_law_has_none(chin):
+    from bayesmoe.laws.catalogue import get_law
+
+    clark = hand_fit("clark2022", get_law("clark2022").published("S-Base"), bm.datasets.clark2022())
+    with pytest.raises(ValueError, match="defines no optima"):
+        plots.plot_optima(clark)
+    with pytest.raises(ValueError, match="no optimum"):
+        plots.plot_optima(chin, ["G_star"])

@@ -70,7 +70,7 @@ def plan_cmd(
         emit_json(payload)
         return
     click.echo(repr(p))
-    click.echo(f"\nDecision ({risk}): " + ", ".join(f"{k}={v:.4g}" for k, v in p.decision.items() if k != "risk"))
+    click.echo(f"\nDecision ({risk}): " + ", ".join(f"{k}={v:.4g}" for k, v in p.decision.items() if k != "risk_loss"))
     lo, hi = payload["decision_loss_90"]
     click.echo(f"Loss of the decision: mean {payload['decision_loss_mean']:.4f}, 90 % interval [{lo:.4f}, {hi:.4f}]")
     click.echo(f"P(decision within 0.1 % of each draw's optimum) = {p.near_optimal_probability:.2f}")

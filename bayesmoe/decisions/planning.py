@@ -44,6 +44,7 @@ class Plan:
     extrapolation: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     problem: Problem | None = field(default=None, repr=False)  # the search it came from, for follow-up queries
+    group: str | None = None  # the group whose parameters it used (None: the population)
 
     def summary(self, prob: float = INTERVAL_PROB) -> pd.DataFrame:
         """Per input: the median and equal-tailed interval of the per-draw optima, and the decision."""
@@ -68,6 +69,7 @@ class Plan:
             "p_decision_near_optimal": self.near_optimal_probability,
             "extrapolation": self.extrapolation,
             "notes": self.notes,
+            "group": self.group,
         }
 
     def __repr__(self) -> str:
@@ -173,4 +175,5 @@ def plan(
         extrap,
         notes,
         problem,
+        group,
     )

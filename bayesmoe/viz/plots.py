@@ -85,6 +85,11 @@ def plot_surface(
     grid: dict[str, Any] = {}
     for k in (x, y):
         lo, hi = ranges.get(k, (df[k].min() / 3, df[k].max() * 3) if k in df and len(df) else (1e8, 1e11))
+        if k not in ranges:  # keep the default range inside what the input allows (E >= 1, S <= 1, ...)
+            low, high = fit.law.input_bounds(k)
+            lo, hi = max(lo, low if low > 0 else lo), min(hi, high) if high is not None else hi
+        if not 0 < lo < hi:
+            raise ValueError(f"plot_surface: range of {k!r} must satisfy 0 < low < high, got ({lo:g}, {hi:g})")
         grid[k] = np.geomspace(lo, hi, n)
     for k in fit.law.inputs:
         if k not in grid:
@@ -122,13 +127,16 @@ def plot_isoflop(
     group: str | None = None,
 ) -> Any:
     """Loss against model size along the iso-FLOP line of each computed plan (from :func:`bayesmoe.plan`
-    on ``fit``), with credible bands and the per-draw optima; pass the ``group`` the plans used."""
+    on ``fit``), with credible bands and the per-draw optima. Curves use the parameters the plans
+    used (their ``group``); ``group`` is only a check that they all used that one."""
     ax = _ax(ax, figsize=(6, 4))
     size = "N_a" if "N_a" in fit.law.inputs else "N"
     rng = np.random.default_rng(0)
     for i, p in enumerate(plans):
         if p.law != fit.law.name:
             raise ValueError(f"plan {i} was made with law {p.law!r}, not the fit's {fit.law.name!r}")
+        if group is not None and p.group != group:
+            raise ValueError(f"plan {i} used group {p.group!r}, not {group!r}: its optima would not lie on the curve")
         attention = p.problem.attention_flops if p.problem is not None else 0.0
         centre = p.decision[size]
         sizes = np.geomspace(centre / span, centre * span, n)
@@ -141,7 +149,7 @@ def plot_isoflop(
             inputs["M"] = flops_per_token(sizes, attention)
         if "C" in fit.law.inputs:
             inputs["C"] = np.full(n, p.budget)
-        loss = predict(fit, pd.DataFrame(inputs), group=group).values.reshape(-1, n)
+        loss = predict(fit, pd.DataFrame(inputs), group=p.group).values.reshape(-1, n)
         lo, hi = _band(loss, INTERVAL_PROB)
         ax.fill_between(sizes, lo, hi, color=f"C{i}", alpha=0.25, lw=0)
         ax.plot(sizes, np.median(loss, axis=0), color=f"C{i}", label=f"C = {p.budget:.0e} FLOPs")
@@ -186,6 +194,11 @@ def plot_optima(fit: Any, names: Sequence[str] | None = None, *, axes: Any = Non
 
     ds = optima(fit, **inputs)
     names = list(names or ds.data_vars)
+    if not names:
+        raise ValueError(f"law {fit.law.name!r} defines no optima ([derived] entries) to plot")
+    missing = [k for k in names if k not in ds]
+    if missing:
+        raise ValueError(f"law {fit.law.name!r} has no optimum {missing}; it has {list(ds.data_vars)}")
     if axes is None:
         _, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
         axes = axes[0]
