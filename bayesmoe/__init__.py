@@ -51,6 +51,8 @@ _EXPORTS = {
     "near_optimal_band": "bayesmoe.decisions",
     "optima": "bayesmoe.decisions",
     "plan": "bayesmoe.decisions",
+    "plan_sweep": "bayesmoe.decisions",
+    "what_if": "bayesmoe.decisions",
     "predict": "bayesmoe.decisions",
     "surface_summary": "bayesmoe.decisions",
     "uncertainty_budget": "bayesmoe.decisions",
@@ -94,12 +96,14 @@ __all__ = [
     "near_optimal_band",
     "optima",
     "plan",
+    "plan_sweep",
     "predict",
     "register_law",
     "simulate",
     "stacking_weights",
     "surface_summary",
     "uncertainty_budget",
+    "what_if",
 ]
 
 
@@ -127,9 +131,11 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         near_optimal_band,
         optima,
         plan,
+        plan_sweep,
         predict,
         surface_summary,
         uncertainty_budget,
+        what_if,
     )
     from bayesmoe.errors import (
         BayesMoEError,

@@ -234,3 +234,40 @@ def test_surface_jax_backend_matches_numpy(chinchilla_fit):
     np.testing.assert_allclose(b["mean"].values, a["mean"].values, rtol=1e-12)
     with pytest.raises(bm.BayesMoEError, match="unknown backend"):
         surface_summary(chinchilla_fit, grid, backend="cuda")
+
+
+def test_plan_sweep_tracks_the_closed_form_over_budgets(chinchilla_fit):
+    budgets = [1e20, 1e22, 1e24]
+    sw = bm.plan_sweep(chinchilla_fit, budgets)
+    assert list(sw["budget"].values) == budgets and sw["N"].attrs["units"] == "parameters"
+    d = chinchilla_fit.draws()
+    a = d.beta / (d.alpha + d.beta)
+    G = (d.alpha * d.A / (d.beta * d.B)) ** (1 / (d.alpha + d.beta))
+    for C in budgets:
+        n_opt = (G * (C / 6) ** a).values
+        got = sw["N"].sel(budget=C)
+        assert float(got.sel(stat="median")) == pytest.approx(np.median(n_opt), rel=2e-3)
+        assert float(got.sel(stat="eti_5%")) == pytest.approx(np.quantile(n_opt, 0.05), rel=2e-3)
+    assert np.all(np.diff(sw["compute_beyond_data"].values) > 0)
+    assert np.all(np.diff(sw["decision_loss_mean"].values) < 0)  # more compute, lower loss
+    with pytest.raises(PlanError, match="at least one budget"):
+        bm.plan_sweep(chinchilla_fit, [])
+
+
+def test_what_if_regret_is_zero_at_the_optimum_and_positive_off_it(chinchilla_fit):
+    C = 1e22
+    p = plan(chinchilla_fit, C)
+    at = bm.what_if(chinchilla_fit, {"N": p.decision["N"]}, budget=C)
+    assert at.attrs["budget"] == C and set(at.data_vars) == {"loss", "loss_predictive", "regret"}
+    assert float(at["regret"].min()) > -1e-6  # no draw does better than its own optimum
+    assert float(at["regret"].mean()) < 2e-3
+    off = bm.what_if(chinchilla_fit, {"N": p.decision["N"] * 20}, budget=C)
+    assert float(off["regret"].min()) > 0 and off.attrs["p_near_optimal"] == 0.0
+    np.testing.assert_allclose(off["loss"] - off["regret"], at["loss"] - at["regret"])  # same optimum per draw
+    # a fully given configuration is its own budget (C = 6 N D)
+    full = bm.what_if(chinchilla_fit, {"N": 1e9, "D": 2e10})
+    assert full.attrs["budget"] == pytest.approx(6 * 1e9 * 2e10)
+    with pytest.raises(PlanError, match="not inputs"):
+        bm.what_if(chinchilla_fit, {"N": 1e9, "G": 8}, budget=C)
+    with pytest.raises(PlanError, match="needs D"):
+        bm.what_if(chinchilla_fit, {"N": 1e9})

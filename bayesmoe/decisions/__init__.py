@@ -4,7 +4,8 @@ Public surface: :func:`predict` / :func:`surface_summary` (loss over a grid per 
 :func:`uncertainty_budget` (a prediction's width by source),
 :func:`optima` (the law's closed-form optima per draw), :func:`plan` and :class:`Plan`
 (the compute-optimal run for a budget: per-draw optima, the Bayes decision, P(near-optimal)),
-:func:`near_optimal_band`, :func:`budget_for_target`, and the architecture mapping of
+:func:`near_optimal_band`, :func:`budget_for_target`, :func:`plan_sweep` (plans over budgets)
+and :func:`what_if` (a chosen run's loss and regret), and the architecture mapping of
 :mod:`bayesmoe.decisions.architecture`.
 """
 
@@ -13,6 +14,7 @@ from bayesmoe.decisions.planning import Plan, plan
 from bayesmoe.decisions.prediction import predict, surface_summary, uncertainty_budget
 from bayesmoe.decisions.search import NEAR_OPTIMAL, RISKS, Limits
 from bayesmoe.decisions.targets import budget_for_target, near_optimal_band
+from bayesmoe.decisions.whatif import plan_sweep, what_if
 
 __all__ = [
     "NEAR_OPTIMAL",
@@ -24,8 +26,10 @@ __all__ = [
     "near_optimal_band",
     "optima",
     "plan",
+    "plan_sweep",
     "predict",
     "summarize_optima",
     "surface_summary",
     "uncertainty_budget",
+    "what_if",
 ]
