@@ -63,3 +63,12 @@ def test_data_constrained_law_reduces_to_chinchilla_on_one_epoch():
     # far past R_D_star the effective data saturates at U_D (1 + R_D_star)
     sat = m.loss_fn(theta, {"N": N, "D": D * 1e4, "U_D": D})
     np.testing.assert_allclose(sat, c.loss_fn(theta, {"N": N, "D": D * 16.4}), rtol=1e-9)
+
+
+def test_data_constrained_law_on_less_than_one_epoch_is_chinchilla():
+    from bayesmoe.laws.catalogue import get_law
+
+    m, c = get_law("muennighoff2023"), get_law("chinchilla")
+    theta = {"E": 1.9, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.36, "R_D_star": 15.4}
+    N, D = np.array([1e8]), np.array([1e9])
+    np.testing.assert_allclose(m.loss_fn(theta, {"N": N, "D": D, "U_D": D * 100}), c.loss_fn(theta, {"N": N, "D": D}))

@@ -41,6 +41,8 @@ class InputSpec(BaseModel):
     description: str
     minimum: float = 0.0
     maximum: float | None = None
+    #: log-uniform range that simulated designs draw it from (default 1-8)
+    design: tuple[float, float] | None = None
 
 
 class DerivedSpec(BaseModel):

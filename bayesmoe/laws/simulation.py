@@ -40,7 +40,7 @@ def generic_design(law: str | Law, n: int = 40, seed: int = 0) -> pd.DataFrame:
 
     N_a log-uniform 1e7-1e9; N = N_a x (1.5-31, log-uniform); M = N_a x (6.5-17);
     D log-uniform 1e9-1e11; E from 1-64 with G <= E from 1-8; S in [0, 0.7];
-    any extra input from 1-8.
+    any extra input from its law file's ``design`` range (log-uniform), else from 1-8.
     """
     law = get_law(law)
     rng = np.random.default_rng(seed)
@@ -55,6 +55,10 @@ def generic_design(law: str | Law, n: int = 40, seed: int = 0) -> pd.DataFrame:
     }
     cols["G"] = np.minimum(rng.choice([1, 2, 4, 8], n), cols["E"]).astype(float)
     cols["C"] = cols["M"] * cols["D"]
+    for k, spec in law.spec.extra_inputs.items():
+        if spec.design is not None:
+            lo, hi = spec.design
+            cols[k] = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
     return pd.DataFrame({k: cols.get(k, rng.choice([1.0, 2.0, 4.0, 8.0], n)) for k in law.inputs})
 
 
