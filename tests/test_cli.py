@@ -112,3 +112,14 @@ def test_identify_names_what_the_runs_cannot_pin_down(runs_csv, tmp_path):
         "B=Fixed(400)",
     )
     assert code == 0 and "identify every parameter" in out
+
+
+def test_every_option_of_every_command_has_help():
+    import click
+
+    from bayesmoe.cli import main
+
+    bare = [
+        (n, p.opts) for n, c in main.commands.items() for p in c.params if isinstance(p, click.Option) and not p.help
+    ]
+    assert bare == []

@@ -16,13 +16,19 @@ from bayesmoe.cli.app import emit_json, main, pairs
 @click.option("--max-active-params", type=float, default=None, help="Inference limit on N_a.")
 @click.option("--max-tokens", type=float, default=None, help="Data available (tokens).")
 @click.option("--fix", "fix", multiple=True, help="Fix a discrete input: --fix G=8 (repeatable).")
-@click.option("--risk", type=click.Choice(["mean", "q90", "cvar90"]), default="mean", show_default=True)
+@click.option(
+    "--risk",
+    type=click.Choice(["mean", "q90", "cvar90"]),
+    default="mean",
+    show_default=True,
+    help="What the decision minimises over draws: mean loss, its 90 % quantile, or the mean of the worst 10 %.",
+)
 @click.option("--price", type=float, default=0.0, help="Loss added per 1e9 activated parameters (inference cost).")
 @click.option("--attention-flops", type=float, default=0.0, help="Attention FLOPs per token added to 6 N_a (C = M D).")
 @click.option("--target-loss", type=float, default=None, help="Also find the smallest budget reaching this loss.")
 @click.option("--probability", type=float, default=0.9, show_default=True, help="Confidence for --target-loss.")
 @click.option("--group", default=None, help="Plan with one group's parameters.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def plan_cmd(
     fit_path: str,
     budget: float,
@@ -88,7 +94,7 @@ def plan_cmd(
 @main.command("compare")
 @click.argument("fit_paths", metavar="FIT.nc...", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--refit-flagged", is_flag=True, help="Replace runs with Pareto k > 0.7 by exact leave-one-out refits.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def compare_cmd(fit_paths: tuple[str, ...], refit_flagged: bool, as_json: bool) -> None:
     """Compare fits of different laws to the same runs (PSIS-LOO, stacking weights).
 
@@ -114,15 +120,15 @@ def compare_cmd(fit_paths: tuple[str, ...], refit_flagged: bool, as_json: bool) 
 
 @main.command("backtest")
 @click.option("--law", "laws", multiple=True, required=True, help="Law to test (repeatable).")
-@click.option("--data", required=True, type=click.Path(dir_okay=False))
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Runs table (CSV or Parquet).")
 @click.option("--split", default="compute:0.7", show_default=True, help="'compute:0.7', 'N_a:0.5' or 'N:<=1e9'.")
-@click.option("--groups", default=None)
+@click.option("--groups", default=None, help="Column whose values are groups with partially pooled parameters.")
 @click.option("--no-baseline", is_flag=True, help="Skip the Huber point-fit baseline.")
-@click.option("--bootstrap", default=200, show_default=True, type=int)
-@click.option("--draws", default=1000, show_default=True, type=int)
+@click.option("--bootstrap", default=200, show_default=True, type=int, help="Resamples of the Huber baseline.")
+@click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
 @click.option("--tune", default=None, type=int, help="Tuning steps [default: each law's hint, else 1000].")
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def backtest_cmd(
     laws: tuple[str, ...],
     data: str,
@@ -155,8 +161,8 @@ def backtest_cmd(
 
 
 @main.command("calibrate")
-@click.option("--law", required=True)
-@click.option("--sims", default=200, show_default=True, type=int)
+@click.option("--law", required=True, help="Law to simulate from and fit (see `bayesmoe laws`).")
+@click.option("--sims", default=200, show_default=True, type=int, help="Simulated data sets (one fit each).")
 @click.option(
     "--design",
     default=None,
@@ -169,12 +175,12 @@ def backtest_cmd(
     multiple=True,
     help="Calibration prior, used to simulate and to fit: --prior 'alpha=Uniform(0.2, 0.5)'.",
 )
-@click.option("--draws", default=500, show_default=True, type=int)
+@click.option("--draws", default=500, show_default=True, type=int, help="Posterior draws per chain of each fit.")
 @click.option("--budget", default=None, type=float, help="Also calibrate N_opt at this budget.")
 @click.option("--out-dir", default=None, help="Where per-simulation results go (resumable). Default: sbc-LAW.")
 @click.option("--scheduler", default=None, help="Dask scheduler address; default a LocalCluster.")
-@click.option("--workers", default=None, type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--workers", default=None, type=int, help="Dask workers of the local cluster [default: CPU count].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def calibrate_cmd(
     law: str,
     sims: int,
@@ -240,7 +246,7 @@ def calibrate_cmd(
 @click.argument("fit_path", metavar="FIT.nc", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--budget", type=float, default=None, help="Include a plan for this budget (FLOPs).")
-@click.option("--max-total-params", type=float, default=None)
+@click.option("--max-total-params", type=float, default=None, help="Memory limit on N for the report's plan.")
 def report_cmd(fit_path: str, out: str, budget: float | None, max_total_params: float | None) -> None:
     """Write a self-contained HTML report (figures embedded) for a saved fit.
 

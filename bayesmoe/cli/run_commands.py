@@ -72,7 +72,7 @@ def _print_fit(fit: Any) -> None:
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Where to save the fit (.nc).")
 @click.option("--groups", default=None, help="Column whose levels get partially pooled parameters.")
 @click.option("--sampler", default=None, help="nutpie (default), pymc or numpyro.")
-@click.option("--draws", default=1000, show_default=True, type=int)
+@click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
 @click.option("--tune", default=None, type=int, help="Tuning steps [default: the law's [sampling] hint, else 1000].")
 @click.option(
     "--target-accept",
@@ -81,9 +81,15 @@ def _print_fit(fit: Any) -> None:
     type=float,
     help="NUTS step-size target [default: the law's hint, else 0.9; 0.95 with --groups].",
 )
-@click.option("--chains", default=4, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--likelihood", default="normal", show_default=True, type=click.Choice(["normal", "studentt"]))
+@click.option("--chains", default=4, show_default=True, type=int, help="Independent NUTS chains.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same posterior).")
+@click.option(
+    "--likelihood",
+    default="normal",
+    show_default=True,
+    type=click.Choice(["normal", "studentt"]),
+    help="Run-to-run noise of log loss: Normal, or Student-t for outlying runs.",
+)
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
 @click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
 @click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'alpha=Uniform(0.1, 0.6)'.")
@@ -188,10 +194,16 @@ def identify_cmd(law: str, data: str, mapping: tuple, scale: tuple, prior: tuple
 
 
 @main.command("demo")
-@click.option("--out-dir", default="bayesmoe-demo", show_default=True, type=click.Path(file_okay=False))
-@click.option("--draws", default=1000, show_default=True, type=int)
-@click.option("--tune", default=1000, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--out-dir",
+    default="bayesmoe-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the saved fit and the report.",
+)
+@click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
+@click.option("--tune", default=1000, show_default=True, type=int, help="Tuning (warm-up) steps per chain.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def demo_cmd(out_dir: str, draws: int, tune: int, as_json: bool) -> None:
     """Fit clark2022 to the bundled DeepMind routing runs (S-Base router) and save it."""
     import warnings
