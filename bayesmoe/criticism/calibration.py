@@ -87,7 +87,7 @@ def one_simulation(
             kw = settings.get("plan_kwargs") or {}
             p_true = plan(point, settings["budget"], **kw)
             p_fit = plan(f, settings["budget"], **kw)
-            size = "N_a" if "N_a" in law.inputs else "N"
+            size = law.size_input
             quantities[f"{size}_opt"] = (
                 float(p_true.optimum[size].values.ravel()[0]),
                 p_fit.optimum[size].values.reshape(-1),

@@ -21,6 +21,7 @@ from bayesmoe.decisions.search import (
     bayes_decision,
     edge_notes,
     make_problem,
+    near_optimal_share,
     per_draw_optima,
 )
 from bayesmoe.errors import PlanError
@@ -147,7 +148,7 @@ def plan(
     x = {k: v for k, v in decision.items() if k in fit.law.inputs}
     with np.errstate(all="ignore"):
         dloss = np.asarray(fit.law.loss_fn(params, x), float)
-    near = float(np.mean(dloss <= per_draw["loss"] * (1 + NEAR_OPTIMAL)))
+    near = near_optimal_share(dloss, per_draw["loss"])
     extent = fit.extent()
     at = {**decision, "C": float(budget)}
     delta = 0.0

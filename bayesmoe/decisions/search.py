@@ -36,6 +36,11 @@ RISKS = ("mean", "q90", "cvar90")
 NEAR_OPTIMAL = 0.001  # Wan et al. 2026: within 0.1 % of the minimum
 
 
+def near_optimal_share(loss: Any, optimum_loss: Any) -> float:
+    """Share of draws whose ``loss`` lies within :data:`NEAR_OPTIMAL` of that draw's optimum."""
+    return float(np.mean(np.asarray(loss) <= np.asarray(optimum_loss) * (1 + NEAR_OPTIMAL)))
+
+
 @dataclass
 class Limits:
     """Optional limits on a plan (raw counts)."""
@@ -106,7 +111,7 @@ def make_problem(
         raise PlanError(
             f"law {law.name!r} has no D (tokens) input, so a compute budget cannot be split between size and data"
         )
-    active = "N_a" if "N_a" in law.inputs else "N"
+    active = law.size_input
     if active not in law.inputs:
         raise PlanError(f"law {law.name!r} has neither N_a nor N; cannot plan a budget")
     for k in fixed:

@@ -16,14 +16,14 @@ import xarray as xr
 
 from bayesmoe.decisions.planning import plan
 from bayesmoe.decisions.prediction import predict
-from bayesmoe.decisions.search import NEAR_OPTIMAL
+from bayesmoe.decisions.search import near_optimal_share
 from bayesmoe.errors import PlanError
-from bayesmoe.intervals import eti, eti_bounds
+from bayesmoe.intervals import eti, eti_labels
 from bayesmoe.runs.columns import UNITS
 from bayesmoe.runs.compute import tokens_for_budget, training_flops
 
 #: The statistics of each planned quantity along a sweep.
-SWEEP_STATS = ("median", *(f"eti_{100 * q:g}%" for q in eti_bounds()), "decision")
+SWEEP_STATS = ("median", *eti_labels(), "decision")
 
 
 def plan_sweep(fit: Any, budgets: Sequence[float], **plan_kwargs: Any) -> xr.Dataset:
@@ -73,7 +73,7 @@ def what_if(
     """
     law = fit.law
     x = {k: float(v) for k, v in config.items()}
-    size = "N_a" if "N_a" in law.inputs else "N"
+    size = law.size_input
     unknown = sorted(set(x) - set(law.inputs) - {"D"})
     if unknown:
         raise PlanError(f"what_if: {unknown} are not inputs of {law.name!r} ({', '.join(law.inputs)})")
@@ -92,7 +92,8 @@ def what_if(
     loss = predict(fit, row, group=group).squeeze(drop=True)
     observed = predict(fit, row, group=group, predictive=True, seed=seed).squeeze(drop=True)
     best = plan(fit, budget, group=group, attention_flops=attention_flops, **plan_kwargs)
-    regret = loss - best.optimum["loss"].transpose(*loss.dims).values
+    optimum = best.optimum["loss"].transpose(*loss.dims).values
+    regret = loss - optimum
     ds = xr.Dataset({"loss": loss, "loss_predictive": observed, "regret": regret})
     for k in ds.data_vars:
         ds[k].attrs["units"] = "nats/token"
@@ -101,7 +102,7 @@ def what_if(
         law=law.name,
         budget=float(budget),
         config=str(x),
-        p_near_optimal=float(np.mean(loss.values <= best.optimum["loss"].values * (1 + NEAR_OPTIMAL))),
+        p_near_optimal=near_optimal_share(loss.values, optimum),
         regret_mean=float(regret.mean()),
         regret_90=f"[{lo:.4g}, {hi:.4g}]",
         optimum_decision=str(best.decision),

@@ -193,6 +193,11 @@ class Law:
         return list(self.spec.inputs)
 
     @property
+    def size_input(self) -> str:
+        """The parameter count that sets FLOPs per token: ``N_a`` where the law has it, else ``N``."""
+        return "N_a" if "N_a" in self.spec.inputs else "N"
+
+    @property
     def params(self) -> list[str]:
         return list(self.spec.params)
 

@@ -87,7 +87,8 @@ def plot_surface(
         lo, hi = ranges.get(k, (df[k].min() / 3, df[k].max() * 3) if k in df and len(df) else (1e8, 1e11))
         if k not in ranges:  # keep the default range inside what the input allows (E >= 1, S <= 1, ...)
             low, high = fit.law.input_bounds(k)
-            lo, hi = max(lo, low if low > 0 else lo), min(hi, high) if high is not None else hi
+            lo = max(lo, low)
+            hi = hi if high is None else min(hi, high)
         if not 0 < lo < hi:
             raise ValueError(f"plot_surface: range of {k!r} must satisfy 0 < low < high, got ({lo:g}, {hi:g})")
         grid[k] = np.geomspace(lo, hi, n)
@@ -130,7 +131,7 @@ def plot_isoflop(
     on ``fit``), with credible bands and the per-draw optima. Curves use the parameters the plans
     used (their ``group``); ``group`` is only a check that they all used that one."""
     ax = _ax(ax, figsize=(6, 4))
-    size = "N_a" if "N_a" in fit.law.inputs else "N"
+    size = fit.law.size_input
     rng = np.random.default_rng(0)
     for i, p in enumerate(plans):
         if p.law != fit.law.name:
