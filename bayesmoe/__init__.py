@@ -61,6 +61,8 @@ _EXPORTS = {
     "compare": "bayesmoe.criticism",
     "leave_future_out": "bayesmoe.criticism",
     "stacking_weights": "bayesmoe.criticism",
+    "stack": "bayesmoe.criticism",
+    "Stacked": "bayesmoe.decisions",
 }
 _SUBPACKAGES = ("runs", "laws", "inference", "decisions", "criticism", "viz", "cli", "config", "errors", "intervals")
 
@@ -80,6 +82,7 @@ __all__ = [
     "Runs",
     "RunsError",
     "SamplingWarning",
+    "Stacked",
     "__version__",
     "backtest",
     "budget_for_target",
@@ -100,6 +103,7 @@ __all__ = [
     "predict",
     "register_law",
     "simulate",
+    "stack",
     "stacking_weights",
     "surface_summary",
     "uncertainty_budget",
@@ -124,9 +128,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from bayesmoe.config import INTERVAL_PROB
-    from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stacking_weights
+    from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stack, stacking_weights
     from bayesmoe.decisions import (
         Plan,
+        Stacked,
         budget_for_target,
         near_optimal_band,
         optima,

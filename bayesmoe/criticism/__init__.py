@@ -3,7 +3,8 @@
 Public surface: :func:`compare` (PSIS-LOO with stacking weights; exact refits of flagged
 runs through ``az.reloo``), :func:`backtest` (fit the cheap runs, score the expensive ones,
 with the Huber point-fit baseline), :func:`leave_future_out` and
-:func:`stacking_weights` (one-step-ahead CV ordered by compute), :func:`huber_fit` (that baseline; needs
+:func:`stacking_weights` (one-step-ahead CV ordered by compute), :func:`stack` (a stacked
+predictive over laws, by leave-future-out or PSIS-LOO stacking), :func:`huber_fit` (that baseline; needs
 ``bayesmoe[jax]``) and :func:`calibrate` (simulation-based calibration on Dask; needs
 ``bayesmoe[dask]``).
 """
@@ -12,7 +13,7 @@ from bayesmoe.criticism.backtesting import Backtest, BacktestError, backtest, sp
 from bayesmoe.criticism.baseline import PointFit, huber_fit
 from bayesmoe.criticism.calibration import Calibration, calibrate
 from bayesmoe.criticism.comparison import CompareError, Comparison, RefitWrapper, compare
-from bayesmoe.criticism.future import LeaveFutureOut, leave_future_out, stacking_weights
+from bayesmoe.criticism.future import LeaveFutureOut, leave_future_out, stack, stacking_weights
 
 __all__ = [
     "Backtest",
@@ -29,5 +30,6 @@ __all__ = [
     "huber_fit",
     "leave_future_out",
     "split_runs",
+    "stack",
     "stacking_weights",
 ]

@@ -20,7 +20,9 @@ from scipy.special import logsumexp
 from bayesmoe._optional import require
 from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.criticism.future import stack as stack_fits
 from bayesmoe.criticism.scoring import score_draws
+from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.errors import BayesMoEError
 from bayesmoe.inference.fitting import fit as fit_law
@@ -78,8 +80,13 @@ def _sides(runs: Runs, train: pd.Series, how: str, what: str) -> tuple[Runs, Run
     return runs.subset(train.to_numpy()), runs.subset((~train).to_numpy()), how
 
 
-def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[dict[str, float], np.ndarray]:
-    """Scores of a fit on held-out runs from its full predictive (law, discrepancy, noise)."""
+def _predictive_draws(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw and held-out run: the log density of the observed loss and a predictive draw of
+    it, both from the fit's full predictive (law, discrepancy, noise); a stacked predictive
+    pools its components' draws by weight."""
+    if isinstance(fit, Stacked):
+        parts = [(_predictive_draws(f, test, None, seed), idx) for _, f, idx in fit.components()]
+        return tuple(np.concatenate([p[i][idx] for p, idx in parts]) for i in range(2))  # type: ignore[return-value]
     law = fit.law
     n_draws = fit.idata.posterior.sizes["chain"] * fit.idata.posterior.sizes["draw"]
     log_mean, delta, eps = (np.empty((n_draws, len(test))) for _ in range(3))
@@ -89,15 +96,20 @@ def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[
         parts = predictive_parts(fit, test.df.iloc[idx][law.inputs], group=level, seed=seed)
         for out, part in zip((log_mean, delta, eps), parts, strict=True):
             out[:, idx] = part.values.reshape(n_draws, len(idx))
-    y = test.loss()
     noise = {k: v.values.reshape(-1, 1) for k, v in fit.noise().items()}
     # one discrepancy draw per posterior draw
-    ll = observation.loss_log_density(y[None, :], log_mean + delta, noise, fit.likelihood)
-    rep = np.exp(log_mean + delta + eps)
-    lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(n_draws)))
-    decades_beyond = observation.decades_beyond(observation.extent_inputs(test.df), fit.extent())
+    ll = observation.loss_log_density(test.loss()[None, :], log_mean + delta, noise, fit.likelihood)
+    return ll, np.exp(log_mean + delta + eps)
+
+
+def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[dict[str, float], np.ndarray]:
+    """Scores of a fit (or a stacked predictive) on held-out runs, and its predictive draws."""
+    ll, rep = _predictive_draws(fit, test, groups, seed)
+    lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(ll.shape[0])))
+    first = next(iter(fit.fits.values())) if isinstance(fit, Stacked) else fit
+    decades_beyond = observation.decades_beyond(observation.extent_inputs(test.df), first.extent())
     decades = float(np.max(decades_beyond, initial=0.0))
-    return {"lpd_per_run": lpd, **score_draws(rep, y), "max_decades_beyond": decades}, rep
+    return {"lpd_per_run": lpd, **score_draws(rep, test.loss()), "max_decades_beyond": decades}, rep
 
 
 @dataclass
@@ -138,6 +150,7 @@ def backtest(
     baseline: bool = True,
     bootstrap: int = 200,
     starts: int = 256,
+    stack: str | None = None,
     seed: int = 0,
     **fit_kwargs: Any,
 ) -> Backtest:
@@ -158,7 +171,9 @@ def backtest(
     runs = load_runs(runs)
     train, test, how = split_runs(runs, split)
     specs = {str(k): k for k in laws} if not isinstance(laws, Mapping) else dict(laws)
-    rows, preds = {}, []
+    if stack is not None and (len(specs) < 2 or groups):
+        raise BacktestError("stack needs at least two laws and no groups")
+    rows, preds, fitted = {}, [], {}
     y = test.loss()
     for name, spec in specs.items():
         spec = spec if isinstance(spec, Mapping) else {"law": spec}
@@ -167,6 +182,7 @@ def backtest(
         # diagnostics go into the table (max_r_hat, divergences, min_ess_bulk), not into warnings
         f = fit_law(law, train, groups=groups, priors=spec.get("priors"), **({"seed": seed, "warn": False} | kw))
         d = f.diagnostics()
+        fitted[name] = f
         scores, rep = _bayes_scores(f, test, groups, seed)
         rows[f"{name} (Bayes)"] = scores | {
             "max_r_hat": d.max_r_hat,
@@ -181,6 +197,11 @@ def backtest(
             ok = np.all(np.isfinite(boot) & (boot > 0), axis=1)
             rows[f"{name} (Huber + bootstrap)"] = {"lpd_per_run": float("nan"), **score_draws(boot[ok], y)}
             preds.append(_pred_frame(f"{name} (Huber + bootstrap)", boot[ok], y))
+    if stack is not None:
+        st = stack_fits(fitted, method=stack, seed=seed)
+        scores, rep = _bayes_scores(st, test, None, seed)
+        rows["stacked (Bayes)"] = scores | {f"weight:{k}": float(w) for k, w in st.weights.items()}
+        preds.append(_pred_frame("stacked (Bayes)", rep, y))
     table = pd.DataFrame(rows).T
     return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True))
 

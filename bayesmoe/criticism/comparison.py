@@ -71,7 +71,7 @@ class Comparison:
         )
 
 
-def _check_same_runs(fits: Mapping[str, Any]) -> None:
+def check_same_runs(fits: Mapping[str, Any]) -> None:
     names = list(fits)
     ref = fits[names[0]].runs.loss()
     for name in names[1:]:
@@ -147,7 +147,7 @@ def compare(
             )
         if f.idata.posterior.sizes["chain"] * f.idata.posterior.sizes["draw"] < 100:
             raise CompareError(f"fit {name!r} has too few draws for PSIS-LOO")
-    _check_same_runs(fits)
+    check_same_runs(fits)
     elpds: dict[str, Any] = {}
     ks: dict[str, np.ndarray] = {}
     messages: list[str] = []

@@ -24,7 +24,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from bayesmoe.criticism.comparison import CompareError
+from bayesmoe.criticism.comparison import CompareError, check_same_runs, compare
+from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.laws import observation
@@ -142,3 +143,36 @@ def stacking_weights(results: Mapping[str, LeaveFutureOut]) -> pd.Series:
 
     z = minimize(loss, np.zeros(len(names)), method="BFGS").x
     return pd.Series(softmax(z), index=names, name="weight")
+
+
+STACK_METHODS = ("lfo", "loo")
+
+
+def stack(
+    fits: Mapping[str, Any],
+    *,
+    method: str = "lfo",
+    weights: Mapping[str, float] | None = None,
+    min_train: float | int = 0.5,
+    seed: int = 0,
+) -> Stacked:
+    """A stacked predictive over fits of different laws to the same runs.
+
+    Weights (Yao et al. 2018) maximise the log score of the mixture on leave-future-out
+    densities (``method="lfo"``, the question a compute plan asks: how well does each law
+    predict the next, larger run) or on PSIS-LOO densities (``"loo"``, cheaper: no refits);
+    or pass ``weights`` directly. The result is accepted by ``predict``, ``plan``,
+    ``plan_sweep``, ``what_if`` and ``budget_for_target`` like a single fit.
+    """
+    if len(fits) < 2:
+        raise CompareError("stacking needs at least two fits")
+    check_same_runs(fits)
+    if weights is not None:
+        return Stacked(dict(fits), pd.Series(weights, dtype=float), "given")
+    if method not in STACK_METHODS:
+        raise CompareError(f"unknown stacking method {method!r}; choose one of {STACK_METHODS}")
+    if method == "loo":
+        w = compare(fits).weights
+        return Stacked(dict(fits), w.reindex(list(fits)), "PSIS-LOO stacking")
+    results = {name: leave_future_out(f, min_train=min_train, seed=seed) for name, f in fits.items()}
+    return Stacked(dict(fits), stacking_weights(results), "leave-future-out stacking")

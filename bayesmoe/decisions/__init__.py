@@ -5,11 +5,13 @@ Public surface: :func:`predict` / :func:`surface_summary` (loss over a grid per 
 :func:`optima` (the law's closed-form optima per draw), :func:`plan` and :class:`Plan`
 (the compute-optimal run for a budget: per-draw optima, the Bayes decision, P(near-optimal)),
 :func:`near_optimal_band`, :func:`budget_for_target`, :func:`plan_sweep` (plans over budgets)
-and :func:`what_if` (a chosen run's loss and regret), and the architecture mapping of
+and :func:`what_if` (a chosen run's loss and regret), :class:`Stacked` (a weighted mixture of
+laws' fits that all of these accept like one fit), and the architecture mapping of
 :mod:`bayesmoe.decisions.architecture`.
 """
 
 from bayesmoe.decisions.closed_forms import discrete_optimum, optima, summarize_optima
+from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.planning import Plan, plan
 from bayesmoe.decisions.prediction import predict, surface_summary, uncertainty_budget
 from bayesmoe.decisions.search import NEAR_OPTIMAL, RISKS, Limits
@@ -21,6 +23,7 @@ __all__ = [
     "RISKS",
     "Limits",
     "Plan",
+    "Stacked",
     "budget_for_target",
     "discrete_optimum",
     "near_optimal_band",

@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmoe.config import INTERVAL_PROB
+from bayesmoe.decisions.mixture import Stacked, label
 from bayesmoe.decisions.search import (
     NEAR_OPTIMAL,
     RISKS,
@@ -134,39 +135,58 @@ def plan(
     if not (math.isfinite(price_per_billion_active) and price_per_billion_active >= 0):
         raise PlanError("price_per_billion_active must be >= 0")
     limits = Limits(max_total_params, max_active_params, max_tokens, min_active_params)
-    problem = make_problem(fit.law, budget, limits, dict(fixed or {}), choices, attention_flops)
-    params, n, shape = param_arrays(fit, group)
-    per_draw = per_draw_optima(problem, params, n, price_per_billion_active)
+    if isinstance(fit, Stacked):
+        if group is not None:
+            raise PlanError("a stacked predictive has no groups; stack per-group fits instead")
+        comps = list(fit.flat_params())
+        shape = (1, fit.n_draws)
+        coords: dict[str, Any] = {"chain": [0], "draw": np.arange(fit.n_draws)}
+        coords["law"] = ("draw", np.repeat([c[0] for c in comps], [len(c[2]) for c in comps]))
+    else:
+        params, n, shape = param_arrays(fit, group)
+        comps = [(fit.law.name, fit, np.arange(n), params)]
+        coords = {"chain": fit.idata.posterior["chain"].values, "draw": fit.idata.posterior["draw"].values}
+    parts = []  # (problem, params, draws, per-draw optima, fit, flat draw indices)
+    for _, f, idx, params in comps:
+        pr = make_problem(f.law, budget, limits, dict(fixed or {}), choices, attention_flops)
+        optima_k = per_draw_optima(pr, params, len(idx), price_per_billion_active)
+        parts.append((pr, params, len(idx), optima_k, f, idx))
+    per_draw = {k: np.concatenate([p[3][k] for p in parts]) for k in parts[0][3]}
+    problem = parts[0][0]
     optimum = xr.Dataset(
         {k: (("chain", "draw"), v.reshape(shape)) for k, v in per_draw.items()},
-        coords={"chain": fit.idata.posterior["chain"].values, "draw": fit.idata.posterior["draw"].values},
-        attrs={"budget_flops": budget, "law": fit.law.name},
+        coords=coords,
+        attrs={"budget_flops": budget, "law": label(fit)},
     )
     for k in optimum.data_vars:
         optimum[k].attrs["units"] = UNITS.get(k, "nats/token" if k == "loss" else "")
-    decision = bayes_decision(problem, params, n, risk, price_per_billion_active, per_draw)
-    x = {k: v for k, v in decision.items() if k in fit.law.inputs}
-    with np.errstate(all="ignore"):
-        dloss = np.asarray(fit.law.loss_fn(params, x), float)
-    near = near_optimal_share(dloss, per_draw["loss"])
-    extent = fit.extent()
+    decision = bayes_decision([p[:3] for p in parts], risk, price_per_billion_active, per_draw)
     at = {**decision, "C": float(budget)}
-    delta = 0.0
-    if fit.discrepancy is not None:  # the loss the run would reach: the law's, off by the model discrepancy
-        decades = float(observation.decades_beyond(at, extent))
-        scale = fit.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)
-        delta = observation.draw_discrepancy(scale, decades, np.random.default_rng(0))
+    extent = parts[0][4].extent()  # the same runs in every component
+    rng = np.random.default_rng(0)
+    law_loss, dloss, with_delta = [], [], False
+    for _, params, m, _, f, idx in parts:
+        with np.errstate(all="ignore"):
+            value = np.asarray(f.law.loss_fn(params, {k: v for k, v in decision.items() if k in f.law.inputs}), float)
+        law_loss.append(np.broadcast_to(value, (m,)))
+        if f.discrepancy is not None:  # the loss the run would reach: the law's, off by the model discrepancy
+            decades = float(observation.decades_beyond(at, extent))
+            scale = f.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)[idx]
+            value = value * np.exp(observation.draw_discrepancy(scale, decades, rng))
+            with_delta = True
+        dloss.append(np.broadcast_to(value, (m,)))
+    near = near_optimal_share(np.concatenate(law_loss), per_draw["loss"])
     decision_loss = xr.DataArray(
-        (dloss * np.exp(delta)).reshape(shape),
+        np.concatenate(dloss).reshape(shape),
         dims=("chain", "draw"),
         name="loss",
-        attrs={"units": "nats/token", "includes": "model discrepancy" if fit.discrepancy else "law only"},
+        attrs={"units": "nats/token", "includes": "model discrepancy" if with_delta else "law only"},
     )
     extrap = {k: float(at[k] / extent[k]) for k in ("C", "N", "N_a", "D") if k in at and extent.get(k, 0) > 0}
     notes = edge_notes(problem, per_draw)
     return Plan(
         budget,
-        fit.law.name,
+        label(fit),
         risk,
         optimum,
         decision,

@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesmoe._optional import require
+from bayesmoe.decisions.mixture import Stacked, require_single
 from bayesmoe.errors import FitError
 from bayesmoe.laws import expr, observation
 from bayesmoe.runs.columns import CANONICAL
@@ -72,7 +73,12 @@ def predictive_parts(
 ) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """The three parts of a predictive draw of log loss per draw and cell: the law's log loss,
     the model discrepancy (zero inside the training runs, or when the fit has none) and the
-    run-to-run noise. Their sum is a posterior predictive draw (:mod:`bayesmoe.laws.observation`)."""
+    run-to-run noise. Their sum is a posterior predictive draw (:mod:`bayesmoe.laws.observation`).
+    For a :class:`Stacked` predictive each component draws from its own observation model."""
+    if isinstance(fit, Stacked):
+        _no_group(group)
+        parts = {n: predictive_parts(f, grid, seed=seed) for n, f in fit.fits.items()}
+        return tuple(fit.combine(lambda f, i=i: parts[_name(fit, f)][i]) for i in range(3))  # type: ignore[return-value]
     x = as_grid(grid, fit.law)
     mean = _expected_loss(fit, x, group)
     rng = np.random.default_rng(seed)
@@ -100,10 +106,20 @@ def predict(
     Expected loss by default; ``predictive=True`` draws the loss a run would observe: the
     law's loss plus model discrepancy beyond the training runs plus run-to-run noise, from
     the fit's observation model (:mod:`bayesmoe.laws.observation`: Normal or Student-t).
+    A :class:`Stacked` predictive mixes its laws' draws by their weights (coordinate ``law``).
     """
+    if isinstance(fit, Stacked) and not predictive:
+        _no_group(group)
+        out = fit.combine(lambda f: predict(f, grid))
+        out.name = "loss"
+        out.attrs.update(units="nats/token", law=fit.name, kind="expected loss")
+        return out
     if predictive:
         log_mean, delta, eps = predictive_parts(fit, grid, group=group, seed=seed)
         out = np.exp(log_mean + delta + eps)
+        if isinstance(fit, Stacked):
+            out.attrs.update(units="nats/token", law=fit.name, kind="posterior predictive")
+            return out.rename("loss")
     else:
         out = _expected_loss(fit, as_grid(grid, fit.law), group)
     out.name = "loss"
@@ -117,7 +133,15 @@ def uncertainty_budget(
     fit: Any, grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, *, group: str | None = None
 ) -> xr.Dataset:
     """How much of a prediction's width comes from where: variances of log loss per cell from
-    parameter uncertainty, model discrepancy and run-to-run noise, and their shares."""
+    parameter uncertainty, model discrepancy and run-to-run noise, and their shares. For a
+    :class:`Stacked` predictive, ``parameters`` includes the spread between its laws, and the
+    discrepancy and noise variances are the weighted means of its components'."""
+    if isinstance(fit, Stacked):
+        _no_group(group)
+        param = np.log(predict(fit, grid)).var(("chain", "draw")).drop_vars("law", errors="ignore")
+        parts = [uncertainty_budget(f, grid) * w for f, w in zip(fit.fits.values(), fit.weights, strict=True)]
+        ds = sum(parts[1:], parts[0])[["discrepancy", "noise"]]
+        return _shares(param, ds["discrepancy"], ds["noise"])
     x = as_grid(grid, fit.law)
     param = np.log(_expected_loss(fit, x, group)).var(("chain", "draw"))
     post = fit.idata.posterior
@@ -126,6 +150,10 @@ def uncertainty_budget(
         decades = observation.decades_beyond(x, fit.extent())
         disc = disc + observation.discrepancy_variance(post[observation.DISCREPANCY_SCALE], decades)
     noise = xr.zeros_like(param) + float((post["sigma"] ** 2).mean())
+    return _shares(param, disc, noise)
+
+
+def _shares(param: xr.DataArray, disc: xr.DataArray, noise: xr.DataArray) -> xr.Dataset:
     total = param + disc + noise
     ds = xr.Dataset({"parameters": param, "discrepancy": disc, "noise": noise})
     for k in list(ds.data_vars):
@@ -133,6 +161,15 @@ def uncertainty_budget(
         ds[k].attrs["units"] = "(log nats/token)^2"
     ds.attrs["description"] = "variance of predicted log loss by source (noise: sigma^2, the scale for Student-t)"
     return ds
+
+
+def _no_group(group: str | None) -> None:
+    if group is not None:
+        raise FitError("a stacked predictive has no groups; stack per-group fits instead")
+
+
+def _name(stacked: Stacked, fit: Any) -> str:
+    return next(n for n, f in stacked.fits.items() if f is fit)
 
 
 def surface_summary(
@@ -154,6 +191,7 @@ def surface_summary(
     ``backend``: ``numpy``, ``jax`` (the same expression compiled by XLA, chunks of one
     fixed size so it compiles once) or ``auto`` (JAX when it sees a GPU, else NumPy).
     """
+    require_single(fit, "surface_summary")
     if backend not in ("auto", "numpy", "jax"):
         raise FitError(f"unknown backend {backend!r}; choose auto, numpy or jax")
     if backend == "auto":

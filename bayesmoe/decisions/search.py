@@ -294,20 +294,23 @@ def risk_of(values: np.ndarray, risk: str) -> np.ndarray:
 
 
 def bayes_decision(
-    problem: Problem,
-    params: Mapping[str, np.ndarray],
-    n: int,
+    components: Sequence[tuple[Problem, Mapping[str, np.ndarray], int]],
     risk: str,
     price: float = 0.0,
     per_draw: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """The configuration minimising the risk of loss over all draws.
 
+    ``components`` are (problem, flat parameter draws, number of draws): one for a single
+    fit, one per law for a stacked predictive, whose draws are pooled (the laws share their
+    inputs, so a candidate configuration means the same run in each).
     Discrete inputs are searched over the combinations that are optimal in at least 1 % of
     draws (at most 8, most frequent first): the Bayes choice is among them in practice,
     and this keeps the search to a few continuous zooms.
     """
-    p = {k: np.asarray(v).reshape(n, 1) for k, v in params.items()}
+    problem = components[0][0]
+    n = sum(c[2] for c in components)
+    parts = [(pr, {k: np.asarray(v).reshape(m, 1) for k, v in pa.items()}, m) for pr, pa, m in components]
     disc_names = list(problem.discrete)
     combos = list(itertools.product(*problem.discrete.values())) if disc_names else [()]
     if disc_names and per_draw is not None:
@@ -319,7 +322,9 @@ def bayes_decision(
 
         def objective(z: np.ndarray, disc: Mapping[str, Any] = disc) -> np.ndarray:
             cand = z[0]  # (m, d): one shared candidate list for every draw
-            value = problem_loss(problem, p, np.broadcast_to(cand, (n, *cand.shape)), disc)
+            value = np.concatenate(
+                [problem_loss(pr, p, np.broadcast_to(cand, (m, *cand.shape)), disc) for pr, p, m in parts]
+            )
             r = risk_of(value, risk)
             if price:
                 r = r + price * np.exp(cand[:, 0]) / 1e9

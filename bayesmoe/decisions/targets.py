@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesmoe.decisions.mixture import require_single
 from bayesmoe.decisions.planning import Plan, param_arrays, plan
 from bayesmoe.decisions.search import NEAR_OPTIMAL, problem_loss
 from bayesmoe.errors import PlanError
@@ -29,6 +30,7 @@ def near_optimal_band(
     ``grid`` gives the size coordinates (``N_a`` or ``N``, and also ``N`` where the law
     has both) and, optionally, discrete inputs; D follows from the budget.
     """
+    require_single(fit, "near_optimal_band")
     p = plan(fit, budget, group=group, **kwargs)
     problem = p.problem
     assert problem is not None

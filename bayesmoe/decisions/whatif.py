@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmoe.decisions.mixture import Stacked, label
 from bayesmoe.decisions.planning import plan
 from bayesmoe.decisions.prediction import predict
 from bayesmoe.decisions.search import near_optimal_share
@@ -49,7 +50,7 @@ def plan_sweep(fit: Any, budgets: Sequence[float], **plan_kwargs: Any) -> xr.Dat
     ds["compute_beyond_data"] = ("budget", [p.extrapolation.get("C", np.nan) for p in plans])
     ds["compute_beyond_data"].attrs["description"] = "budget / the largest training run's compute"
     ds["budget"].attrs["units"] = "FLOPs"
-    ds.attrs.update(law=fit.law.name, risk=plans[0].risk, notes="; ".join(n for p in plans for n in p.notes))
+    ds.attrs.update(law=label(fit), risk=plans[0].risk, notes="; ".join(n for p in plans for n in p.notes))
     return ds
 
 
@@ -71,7 +72,7 @@ def what_if(
     what a run would observe) and ``regret`` (loss minus the optimum's loss at the same budget,
     same draw); attrs hold the budget, P(within 0.1 % of the optimum) and the mean regret.
     """
-    law = fit.law
+    law = next(iter(fit.fits.values())).law if isinstance(fit, Stacked) else fit.law  # stacked laws share inputs
     x = {k: float(v) for k, v in config.items()}
     size = law.size_input
     unknown = sorted(set(x) - set(law.inputs) - {"D"})
@@ -99,7 +100,7 @@ def what_if(
         ds[k].attrs["units"] = "nats/token"
     lo, hi = eti(regret.values)
     ds.attrs.update(
-        law=law.name,
+        law=label(fit),
         budget=float(budget),
         config=str(x),
         p_near_optimal=near_optimal_share(loss.values, optimum),
