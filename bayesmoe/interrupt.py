@@ -61,14 +61,55 @@ def _hard_exit() -> None:
         os._exit(EXIT_CODE)
 
 
-def _handler(signum: int, frame: Any) -> None:
-    if _requested.is_set():  # a second signal: stop now
-        _hard_exit()
+#: If even the watchdog thread cannot run (compiled code holding the interpreter lock under
+#: load), a C-level backstop (faulthandler's watchdog) ends the process this much later, exit
+#: code 1; its temporary file is then removed by the next save to that folder (files.py).
+BACKSTOP_S = 2.0
+_early = False
+
+
+def _record_stop() -> None:
+    import faulthandler
+
     _requested.set()
     timer = threading.Timer(GRACE_S, _hard_exit)
     timer.daemon = True
     timer.start()
+    faulthandler.dump_traceback_later(GRACE_S + BACKSTOP_S, exit=True, file=_devnull())
+
+
+def _devnull() -> Any:
+    global _NULL
+    if _NULL is None:
+        _NULL = open(os.devnull, "w")
+    return _NULL
+
+
+_NULL: Any = None
+
+
+def _handler(signum: int, frame: Any) -> None:
+    if _requested.is_set():  # a second signal: stop now
+        _hard_exit()
+    _record_stop()
     raise KeyboardInterrupt
+
+
+def _early_handler(signum: int, frame: Any) -> None:
+    # during start-up (imports) raising would print a traceback: record the stop, and the
+    # command checks for it as soon as its own handlers are in place
+    if _requested.is_set():
+        _hard_exit()
+    _record_stop()
+
+
+def install_early() -> None:
+    """Record stops from process start (the console script calls this before its imports)."""
+    global _early
+    if threading.current_thread() is threading.main_thread():
+        _early = True
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, _early_handler)
 
 
 def _quiet_unraisable(info: Any) -> None:
@@ -80,11 +121,16 @@ def _quiet_unraisable(info: Any) -> None:
 
 
 def install() -> dict[Any, Any]:
-    """Install the handlers for SIGINT and SIGTERM; return what they replace, for :func:`restore`."""
-    _requested.clear()
+    """Install the handlers for SIGINT and SIGTERM; return what they replace, for :func:`restore`.
+    A stop recorded by :func:`install_early` is kept (the caller checks it at once)."""
+    if not _early:
+        _requested.clear()
     if threading.current_thread() is not threading.main_thread():
         return {}  # signals can only be handled on the main thread
     previous: dict[Any, Any] = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    # past a file-size limit, let write() fail with EFBIG (a clean FitFileError) instead of dying
+    if hasattr(signal, "SIGXFSZ"):
+        previous[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     previous["unraisablehook"] = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable
     return previous
@@ -92,6 +138,9 @@ def install() -> dict[Any, Any]:
 
 def restore(previous: dict[Any, Any]) -> None:
     """Put back what :func:`install` replaced."""
+    import faulthandler
+
+    faulthandler.cancel_dump_traceback_later()
     previous = dict(previous)
     if "unraisablehook" in previous:
         sys.unraisablehook = previous.pop("unraisablehook")

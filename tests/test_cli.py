@@ -123,3 +123,26 @@ def test_every_option_of_every_command_has_help():
         (n, p.opts) for n, c in main.commands.items() for p in c.params if isinstance(p, click.Option) and not p.help
     ]
     assert bare == []
+
+
+def test_warnings_print_as_one_clean_line_once(capsys):
+    from bayesmoe.cli import app
+
+    app._shown.clear()
+    blas = "PyTensor could not link to a BLAS installation.\nThis usually happens when PyTensor is installed via pip."
+    for _ in range(3):
+        app.show_warning(UserWarning(blas), UserWarning, "cmodule.py", 1)
+    app.show_warning(UserWarning("saved by bayesmoe 0.0.1;\n  this is 0.1.0"), UserWarning, "io.py", 2)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith("warning: PyTensor found no BLAS") and "Fix for" in err[0]
+    assert err[1] == "warning: saved by bayesmoe 0.0.1; this is 0.1.0"
+
+
+def test_progress_bars_only_on_a_terminal(capsys):
+    from bayesmoe.progress import enabled, track
+
+    assert not enabled(None)  # pytest's stderr is not a terminal
+    assert list(track(range(3), "work", progress=None)) == [0, 1, 2]
+    assert capsys.readouterr().err == ""
+    assert list(track(range(3), "work", progress=True)) == [0, 1, 2]

@@ -104,7 +104,14 @@ def test_stack_by_loo_and_in_backtest(chinchilla_runs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bm.SamplingWarning)
         bt = bm.backtest(
-            ["chinchilla", "kaplan2020"], runs, "compute:0.7", baseline=False, stack="loo", draws=100, tune=200, chains=2
+            ["chinchilla", "kaplan2020"],
+            runs,
+            "compute:0.7",
+            baseline=False,
+            stack="loo",
+            draws=100,
+            tune=200,
+            chains=2,
         )
     row = bt.table.loc["stacked (Bayes)"]
     assert row["weight:chinchilla"] + row["weight:kaplan2020"] == pytest.approx(1.0)

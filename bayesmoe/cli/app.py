@@ -18,6 +18,26 @@ import click
 
 EXIT_DIAGNOSTICS, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
+#: PyTensor's four-line warning when pip installed it without a BLAS, said once, with its fix.
+BLAS_NOTE = (
+    "PyTensor found no BLAS library (usual after a pip install), so its C-compiled matrix products are slower; "
+    "the default sampler (nutpie) compiles the model with numba and does not use them. Fix for the PyMC "
+    "sampler: install pytensor from conda-forge (conda/mamba/pixi), "
+    "or set PYTENSOR_FLAGS=blas__ldflags=-lopenblas when an OpenBLAS is installed"
+)
+_shown: set[str] = set()
+
+
+def show_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Print a warning as one clean line on stderr (``warning: ...``), each text once per command."""
+    text = str(message)
+    if "could not link to a BLAS" in text:
+        text = BLAS_NOTE
+    text = " ".join(text.split())
+    if text not in _shown:
+        _shown.add(text)
+        click.echo(f"warning: {text}", err=True)
+
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
@@ -39,20 +59,25 @@ class Main(click.Group):
     """Turns every expected error into one line on stderr and a stable exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        import warnings
+
         from bayesmoe import interrupt
         from bayesmoe.errors import BayesMoEError
 
         previous = interrupt.install()
+        shown, warnings.showwarning = warnings.showwarning, show_warning
         try:
+            interrupt.check()  # a stop that arrived while the command was starting
             kwargs.pop("standalone_mode", None)
             result = super().main(*args, standalone_mode=False, **kwargs)
             interrupt.check()  # a stop swallowed by compiled code still ends as an interrupt
             return result
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(EXIT_INPUT)
+        except click.ClickException as exc:  # one line, like every other error
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            _fail(f"error: {' '.join(exc.format_message().split())}{hint}", EXIT_INPUT)
         except (click.exceptions.Abort, KeyboardInterrupt):
             _fail("", EXIT_INTERRUPTED)
         except BayesMoEError as exc:
@@ -60,6 +85,7 @@ class Main(click.Group):
         except Exception as exc:  # last resort: still one line, no traceback
             _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)", EXIT_INTERNAL)
         finally:
+            warnings.showwarning = shown
             interrupt.restore(previous)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bayesmoe.cli.app import emit_json, main, pairs
+from bayesmoe.cli.app import emit_json, main, pairs, progress
 
 
 @main.command("plan")
@@ -227,7 +227,7 @@ def calibrate_cmd(
         budget=budget,
         scheduler=scheduler,
         n_workers=workers,
-        progress=not as_json,
+        progress=progress() and not as_json,
     )
     if as_json:
         emit_json(
@@ -255,8 +255,10 @@ def report_cmd(fit_path: str, out: str, budget: float | None, max_total_params: 
       bayesmoe report fit.nc --out report.html --budget 1e22
     """
     import bayesmoe as bm
+    from bayesmoe.files import check_output
     from bayesmoe.viz.report import write_report
 
+    check_output(out)  # before loading and drawing: a bad path costs nothing
     f = bm.load(fit_path)
     path = write_report(f, out, budget, **({"max_total_params": max_total_params} if max_total_params else {}))
     click.echo(f"Wrote {path}")

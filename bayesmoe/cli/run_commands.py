@@ -9,15 +9,16 @@ from typing import Any
 import click
 
 from bayesmoe.cli.app import EXIT_DIAGNOSTICS, emit_json, main, pairs, progress
+from bayesmoe.files import check_output
 
 
 @main.command("laws")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def laws_cmd(as_json: bool) -> None:
     """List the law catalogue (models/ and $BAYESMOE_MODELS)."""
-    from bayesmoe.laws import get_law, list_laws
+    from bayesmoe.laws.catalogue import load_laws
 
-    laws = [get_law(n) for n in list_laws()]
+    laws = load_laws()
     if as_json:
         emit_json(
             {
@@ -126,7 +127,7 @@ def fit_cmd(
 
     runs = bm.load_runs(data, columns=pairs(mapping, "--map") or None, scale=pairs(scale, "--scale", float) or None)
     law_obj = bm.get_law(law)
-    out_path = Path(out)
+    out_path = check_output(out)  # before any compilation or sampling: a bad path costs nothing
     with warnings.catch_warnings():
         # the diagnostics are printed in plain words below (and in --json), not as a Python warning
         warnings.simplefilter("ignore", bm.SamplingWarning)
@@ -211,7 +212,11 @@ def demo_cmd(out_dir: str, draws: int, tune: int, as_json: bool) -> None:
     import bayesmoe as bm
 
     d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise bm.FitFileError(f"cannot create the output folder {d}: {exc.strerror or exc}") from None
+    check_output(d / "clark2022-sbase.nc")
     runs = bm.datasets.clark2022("S-Base")
     with warnings.catch_warnings():
         # the diagnostics are printed in plain words below (and in --json), not as a Python warning

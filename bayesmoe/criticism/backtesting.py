@@ -29,6 +29,7 @@ from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.intervals import eti, eti_labels
 from bayesmoe.laws import observation
 from bayesmoe.laws.catalogue import get_law
+from bayesmoe.progress import track
 from bayesmoe.runs import Runs, load_runs
 from bayesmoe.runs.compute import compute_of
 
@@ -152,6 +153,7 @@ def backtest(
     starts: int = 256,
     stack: str | None = None,
     seed: int = 0,
+    progress: bool | None = None,
     **fit_kwargs: Any,
 ) -> Backtest:
     """Fit each law on the cheap side of ``split`` and score it on the other side.
@@ -175,7 +177,7 @@ def backtest(
         raise BacktestError("stack needs at least two laws and no groups")
     rows, preds, fitted = {}, [], {}
     y = test.loss()
-    for name, spec in specs.items():
+    for name, spec in track(specs.items(), f"backtest ({how})", total=len(specs), progress=progress):
         spec = spec if isinstance(spec, Mapping) else {"law": spec}
         law = get_law(spec["law"])
         kw = {"progressbar": False, **fit_kwargs, **{k: v for k, v in spec.items() if k not in ("law", "priors")}}

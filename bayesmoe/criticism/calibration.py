@@ -35,6 +35,7 @@ from bayesmoe.laws.catalogue import get_law
 from bayesmoe.laws.law import Law
 from bayesmoe.laws.priors import Prior
 from bayesmoe.laws.simulation import simulate
+from bayesmoe.progress import track
 
 RANK_DRAWS = 100  # posterior draws kept (evenly thinned) for the rank statistic
 RANK_BINS = 10
@@ -186,7 +187,7 @@ def calibrate(
     scheduler: str | None = None,
     n_workers: int | None = None,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Calibration:
     """Run (or resume) an SBC sweep of ``sims`` simulations on Dask; returns all results."""
     distributed = require("dask.distributed", "dask", "calibrate (simulation-based calibration on Dask)")
@@ -238,20 +239,13 @@ def calibrate(
                 [settings] * len(todo),
                 pure=False,
             )
-            done = failed = 0
-            for fut in as_completed(futures):
+            failed = 0
+            for fut in track(as_completed(futures), f"sbc {law.name}", total=len(todo), progress=progress):
                 res = fut.result()
                 _atomic_json(out / f"sim_{res['index']:04d}.json", res)
-                done += 1
                 failed += res.get("status") != "ok"
-                if progress and (sys.stderr.isatty() or done % max(1, len(todo) // 10) == 0 or done == len(todo)):
-                    end = "" if sys.stderr.isatty() and done < len(todo) else "\n"
-                    print(
-                        f"\rsbc {law.name}: {done}/{len(todo)} done ({failed} not ok)",
-                        end=end,
-                        file=sys.stderr,
-                        flush=True,
-                    )
+            if failed:
+                print(f"sbc {law.name}: {failed} of {len(todo)} simulations not ok (see results)", file=sys.stderr)
         finally:
             client.close()
             if cluster is not None:

@@ -29,6 +29,7 @@ from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.laws import observation
+from bayesmoe.progress import track
 from bayesmoe.runs.compute import compute_of
 
 PARETO_K_MAX = 0.7
@@ -70,11 +71,14 @@ def _loglik(fit: Any, df: pd.DataFrame, *, discrepancy: bool, seed: int) -> np.n
     return observation.loss_log_density(df["loss"].to_numpy(float)[None, :], mu, noise, fit.likelihood)
 
 
-def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, **fit_kwargs: Any) -> LeaveFutureOut:
+def leave_future_out(
+    fit: Any, *, min_train: float | int = 0.5, seed: int = 0, progress: bool | None = None, **fit_kwargs: Any
+) -> LeaveFutureOut:
     """Approximate one-step-ahead leave-future-out CV of ``fit``'s law on its runs.
 
     ``min_train``: how many of the cheapest runs the first fit sees (a count, or a fraction).
     Fit arguments default to those of ``fit`` (its groups are not supported here).
+    ``progress``: a bar over the scored runs (default: only on a terminal).
     """
     if fit.groups:
         raise CompareError("leave_future_out does not support grouped fits; run it per group")
@@ -101,7 +105,7 @@ def leave_future_out(fit: Any, *, min_train: float | int = 0.5, seed: int = 0, *
     } | fit_kwargs
     rows, messages, refits = [], [], 0
     ref, ref_at = None, start
-    for i in range(start, n):
+    for i in track(range(start, n), f"leave-future-out ({fit.law.name})", progress=progress):
         target = runs.df.iloc[[order[i]]]
         k, refitted = 0.0, False
         if ref is not None and i > ref_at:

@@ -20,6 +20,7 @@ from bayesmoe.decisions.prediction import predict
 from bayesmoe.decisions.search import near_optimal_share
 from bayesmoe.errors import PlanError
 from bayesmoe.intervals import eti, eti_labels
+from bayesmoe.progress import track
 from bayesmoe.runs.columns import UNITS
 from bayesmoe.runs.compute import tokens_for_budget, training_flops
 
@@ -27,14 +28,14 @@ from bayesmoe.runs.compute import tokens_for_budget, training_flops
 SWEEP_STATS = ("median", *eti_labels(), "decision")
 
 
-def plan_sweep(fit: Any, budgets: Sequence[float], **plan_kwargs: Any) -> xr.Dataset:
+def plan_sweep(fit: Any, budgets: Sequence[float], *, progress: bool | None = None, **plan_kwargs: Any) -> xr.Dataset:
     """:func:`plan` at each budget: per planned quantity (N, N_a, D, G, S, loss) its median,
     equal-tailed interval and the decision, over dims ``budget`` and ``stat``; plus the mean
     loss of the decision, P(near-optimal) and how far each plan extrapolates in compute."""
     budgets = sorted(float(b) for b in budgets)
     if not budgets:
         raise PlanError("plan_sweep needs at least one budget")
-    plans = [plan(fit, b, **plan_kwargs) for b in budgets]
+    plans = [plan(fit, b, **plan_kwargs) for b in track(budgets, "plan sweep", progress=progress)]
     tables = [p.summary() for p in plans]
     names = list(tables[0].index)
     cols = list(SWEEP_STATS)

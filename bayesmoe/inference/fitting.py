@@ -251,6 +251,30 @@ class Fit:
         )
 
 
+#: Prior draws tried by :func:`check_finite_at_runs`.
+FINITE_CHECK_DRAWS = 64
+
+
+def check_finite_at_runs(law: Law, runs: Runs, priors: Mapping[str, Prior]) -> None:
+    """Refuse, before any compilation, a law whose loss is not a finite positive number at the
+    runs for any of :data:`FINITE_CHECK_DRAWS` draws from its priors (NUTS could not start)."""
+    runs.require(law.inputs, f"law {law.name!r}", {k: law.input_bounds(k) for k in law.inputs})
+    rng = np.random.default_rng(0)
+    params = {k: np.asarray(priors[k].sample(rng, (FINITE_CHECK_DRAWS, 1)), float) for k in law.params}
+    x = {k: runs.df[k].to_numpy(float)[None, :] for k in law.inputs}
+    with np.errstate(all="ignore"):
+        value = np.broadcast_to(np.asarray(law.loss_fn(params, x), float), (FINITE_CHECK_DRAWS, len(runs)))
+    ok = np.isfinite(value) & (value > 0)
+    if not ok.all(axis=1).any():
+        bad = np.flatnonzero(~ok.any(axis=0))
+        where = f"at runs {', '.join(map(str, bad[:5].tolist()))}" + (" and more" if len(bad) > 5 else "")
+        raise FitError(
+            f"law {law.name!r} gives no finite positive loss at every run for any of {FINITE_CHECK_DRAWS} draws from "
+            f"its priors ({where if len(bad) else 'no single draw works at all runs at once'}); check the formula, "
+            "its constants and the priors' ranges"
+        )
+
+
 def fit(
     law: str | Law,
     runs: Runs | pd.DataFrame | str | os.PathLike,
@@ -300,6 +324,8 @@ def fit(
     if cores is None:
         cores = max(1, min(chains, os.cpu_count() or 1)) if isinstance(chains, int) else 1
     settings = SamplerSettings(sampler, draws, tune, chains, seed, target_accept, progressbar, cores)
+    pri = resolve_priors(law, priors)
+    check_finite_at_runs(law, runs, pri)
     model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood)
     pri = resolve_priors(law, priors)
     key = (

@@ -163,7 +163,9 @@ def identifiability(
     J[:, np.sqrt(np.mean(J**2, axis=0)) < NO_EFFECT] = 0.0
     norms = np.linalg.norm(J, axis=0)
     Jn = J / np.where(norms > 0, norms, 1.0)
-    _, s, vt = np.linalg.svd(Jn, full_matrices=False)
+    # full_matrices: with fewer runs than parameters the null space is part of the answer
+    _, s, vt = np.linalg.svd(Jn, full_matrices=True)
+    s = np.concatenate([s, np.zeros(len(names) - len(s))])
     rel = s / s[0] if s[0] > 0 else np.zeros_like(s)
     weak = [
         WeakDirection(float(r), {names[j]: round(float(v[j]), 3) for j in np.argsort(-np.abs(v)) if abs(v[j]) >= 0.1})

@@ -7,6 +7,8 @@ folder (see :mod:`bayesmoe._resources`).
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 from bayesmoe._resources import bundled
@@ -51,6 +53,21 @@ def list_laws() -> list[str]:
     return sorted(names)
 
 
+def load_laws() -> list[Law]:
+    """Every law of the catalogue, loaded; a file that cannot be read or is not a valid law is
+    skipped with a warning naming it and why, so one bad file does not hide the others."""
+    out = {n: law for n, law in _REGISTERED.items()}
+    for d in catalogue_dirs():
+        for path in _law_files(d):
+            if path.stem in out:
+                continue  # an earlier folder (or the registry) holds this name
+            try:
+                out[path.stem] = get_law(path.stem)
+            except LawError as exc:
+                warnings.warn(f"skipped law file {path}: {exc}", UserWarning, stacklevel=2)
+    return [out[k] for k in sorted(out)]
+
+
 def get_law(name: str | Law) -> Law:
     """A law by catalogue name, or from a ``.toml`` path."""
     if isinstance(name, Law):
@@ -59,6 +76,10 @@ def get_law(name: str | Law) -> Law:
         return _REGISTERED[name]
     if str(name).endswith(".toml"):
         return Law.from_file(name)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", str(name)):
+        raise LawError(
+            f"{str(name)[:80]!r} is not a law name (letters, digits and _); to load a law file, give its path ending in .toml"
+        )
     for d in catalogue_dirs():
         path = d / f"{name}.toml"
         if path.is_file():

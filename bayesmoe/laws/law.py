@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -88,11 +90,11 @@ class LawSpec(BaseModel):
 class Law:
     """A scaling-law form: formula, inputs, parameters with priors, derived quantities."""
 
-    def __init__(self, spec: LawSpec, source: str | None = None):
+    def __init__(self, spec: LawSpec, source: str | None = None, origin: str | None = None):
         self.spec = spec
         self.source = source
         self.name = spec.name
-        where = f"law {spec.name!r}"
+        where = f"law {spec.name!r}" + (f" ({origin})" if origin else "")
         names: dict[str, str] = {}
         for kind, keys in (
             ("input", spec.inputs),
@@ -101,6 +103,20 @@ class Law:
             ("definition", spec.define),
         ):
             for key in keys:
+                plain = unicodedata.normalize("NFKC", key)
+                if not plain.isascii():
+                    odd = next(c for c in plain if not c.isascii())
+                    raise LawError(
+                        f"{where}: {kind} name {key!r} has the non-ASCII character {odd!r} "
+                        f"(U+{ord(odd):04X} {unicodedata.name(odd, '?')}); names must be ASCII so that "
+                        "look-alike letters cannot stand for one another"
+                    )
+                if plain != key and plain in names:
+                    raise LawError(f"{where}: {kind} name {key!r} is a look-alike of the {names[plain]} {plain!r}")
+                if plain != key:
+                    raise LawError(
+                        f"{where}: {kind} name {key!r} is written with look-alike characters; write {plain!r}"
+                    )
                 if not key.isidentifier() or key.startswith("_"):
                     raise LawError(f"{where}: {kind} name {key!r} is not a valid identifier")
                 if key in RESERVED:
@@ -114,12 +130,20 @@ class Law:
                     f"{where}: input {name!r} is not a standard column "
                     f"({', '.join(CANONICAL)}); describe it under [extra_inputs.{name}]"
                 )
+        for key, value in spec.constants.items():
+            if not math.isfinite(value):
+                raise LawError(f"{where}: constant {key!r} is {value}; constants must be finite numbers")
         self.priors = {k: Prior.parse(p.prior, f"{where}, parameter {k!r}") for k, p in spec.params.items()}
         # inline definitions (in order; later ones may use earlier ones)
         defs: dict[str, expr.Node] = {}
         for key, text in spec.define.items():
-            defs[key] = expr.substitute(expr.parse(text, f"{where}, define {key!r}"), defs)
-        self.loss_tree = expr.substitute(expr.parse(spec.loss, f"{where}, loss"), defs)
+            tree = expr.check_size(
+                expr.substitute(expr.parse(text, f"{where}, define {key!r}"), defs), f"{where}, define {key!r}"
+            )
+            defs[key] = tree
+        self.loss_tree = expr.check_size(
+            expr.substitute(expr.parse(spec.loss, f"{where}, loss"), defs), f"{where}, loss"
+        )
         known = set(spec.inputs) | set(spec.params) | set(spec.constants)
         unknown = expr.symbols(self.loss_tree) - known
         if unknown:
@@ -135,6 +159,7 @@ class Law:
             if key in names:
                 raise LawError(f"{where}: derived name {key!r} clashes with a {names[key]}")
             tree = expr.substitute(expr.parse(d.formula, f"{where}, derived {key!r}"), defs)
+            expr.check_size(tree, f"{where}, derived {key!r}")
             extra = expr.symbols(tree) - known
             if extra:
                 raise LawError(f"{where}: derived {key!r} uses unknown name(s) {sorted(extra)}")
@@ -143,6 +168,8 @@ class Law:
             pub = p.published
             values = pub.values() if isinstance(pub, dict) else ([] if pub is None else [pub])
             for v in values:
+                if not math.isfinite(v):
+                    raise LawError(f"{where}: published {key}={v} is not a finite number")
                 if not self.priors[key].contains(v) and self.priors[key].support != "real":
                     raise LawError(f"{where}: published {key}={v} lies outside its prior support")
 
@@ -155,7 +182,7 @@ class Law:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
             raise LawError(f"{where}: invalid law spec at {loc}: {first['msg']}") from None
-        return cls(spec)
+        return cls(spec, origin=None if where == "law" else where)
 
     @classmethod
     def from_toml(cls, text: str, where: str = "law file") -> Law:

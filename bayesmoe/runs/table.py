@@ -119,8 +119,14 @@ def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
 
 def _read(source: str | os.PathLike) -> pd.DataFrame:
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise RunsError(f"runs file {path} does not exist")
+    if path.is_dir():
+        raise RunsError(f"runs file {path} is a directory; give the path of a CSV or Parquet file")
+    if not path.is_file():
+        raise RunsError(
+            f"runs file {path} is not a regular file (a device, pipe or socket); give a CSV or Parquet file"
+        )
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -194,23 +200,30 @@ def load_runs(
         if bad.any():
             rel = ">=" if spec.inclusive else ">"
             raise RunsError(
-                f"column {c!r} ({spec.description}) must be {rel} {lo:g}, but is not at {_rows(df.index[bad])} (e.g. {values[bad].iloc[0]!r})"
+                f"column {c!r} ({spec.description}) must be {rel} {lo:g}, but is not at {_rows(df.index[bad])} (e.g. {values[bad].iloc[0]:g})"
             )
         if spec.maximum is not None:
             bad = values > spec.maximum
             if bad.any():
                 raise RunsError(
-                    f"column {c!r} ({spec.description}) must be <= {spec.maximum:g}, but is not at {_rows(df.index[bad])} (e.g. {values[bad].iloc[0]!r})"
+                    f"column {c!r} ({spec.description}) must be <= {spec.maximum:g}, but is not at {_rows(df.index[bad])} (e.g. {values[bad].iloc[0]:g})"
                 )
         huge = values > spec.largest_plausible
         if huge.any():
             raise RunsError(
                 f"column {c!r} ({spec.description}) has implausibly large values (> {spec.largest_plausible:g} {spec.unit}) at {_rows(df.index[huge])}: a unit slip or a corrupted entry?"
             )
-        if c in SIZE_COLUMNS and values.max() < spec.smallest_plausible:
+        small = values < spec.smallest_plausible if c in SIZE_COLUMNS else values < -np.inf
+        if small.all():
             raise RunsError(
                 f"column {c!r} ({spec.description}) is expected in raw {spec.unit}, but its largest value is "
                 f"{values.max():g}: it looks like millions or billions; pass scale={{'{c}': 1e9}} (or 1e6)"
+            )
+        if small.any():  # a unit slip in some rows only: scale cannot fix it, the rows must be corrected
+            raise RunsError(
+                f"column {c!r} ({spec.description}) is in raw {spec.unit} (up to {values.max():g}), but is below "
+                f"{spec.smallest_plausible:g} at {_rows(df.index[small])} (e.g. {values[small].iloc[0]:g}): those rows "
+                "look like millions or billions; correct them"
             )
     high = df["loss"] > MAX_PLAUSIBLE_LOSS
     if high.any():
