@@ -162,7 +162,9 @@ def check_constants(node: Node, where: str) -> None:
     elif isinstance(value, complex) or not math.isfinite(value):
         raise LawError(f"{where}: a constant part of the formula is not a finite real number ({value})")
     elif abs(value) > MAX_LITERAL:
-        raise LawError(f"{where}: a constant part of the formula is {value:.3g}, which exceeds the limit of {MAX_LITERAL:g}")
+        raise LawError(
+            f"{where}: a constant part of the formula is {value:.3g}, which exceeds the limit of {MAX_LITERAL:g}"
+        )
 
 
 def size(node: Node, _memo: dict[int, int] | None = None) -> int:
