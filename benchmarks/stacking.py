@@ -54,10 +54,13 @@ def one_split(name: str, runs: bm.Runs, frac: float, draws: int) -> pd.DataFrame
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=500, help="posterior draws per chain of every fit")
+    ap.add_argument("--only", default="", help="score only the sweeps whose name starts with this")
     args = ap.parse_args()
     t0 = time.time()
     tables = []
     for name, runs in sweeps().items():
+        if not name.startswith(args.only):
+            continue
         for frac in SPLITS:
             t = one_split(name, runs, frac, args.draws).assign(sweep=name, split=frac)
             tables.append(t.rename_axis("method").reset_index())
@@ -80,6 +83,7 @@ def main() -> None:
         "machine": f"{platform.platform()}, {__import__('os').cpu_count()} CPUs",
         "bayesmoe": bm.__version__,
         "draws_per_chain": args.draws,
+        "sweeps": sorted(df["sweep"].unique().tolist()),
         "wall_s": round(time.time() - t0, 1),
         "pooled": pooled,
         "crps_per_sweep": per_sweep,

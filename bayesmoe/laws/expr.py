@@ -10,7 +10,6 @@ and the same expression.
 from __future__ import annotations
 
 import ast
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +30,6 @@ MAX_FORMULA_CHARS = 4000
 MAX_DEPTH = 60
 #: Largest number a formula may write (a literal past it is almost surely a typo or an attack).
 MAX_LITERAL = 1e30
-#: Largest formula after inlining ``define`` entries, in nodes (a definition used twice doubles it).
-MAX_NODES = 5000
-MAX_INLINED_DEPTH = 4 * MAX_DEPTH
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
@@ -81,9 +77,7 @@ def parse(text: str, where: str = "formula") -> Node:
         raise LawError(f"{where}: cannot parse {text[:80]!r}: {exc.msg}") from None
     except (RecursionError, MemoryError):
         raise LawError(f"{where}: formula nested deeper than {MAX_DEPTH} levels") from None
-    node = _convert(tree.body, where, 0)
-    check_constants(node, where)
-    return node
+    return _convert(tree.body, where, 0)
 
 
 def _convert(node: ast.AST, where: str, depth: int) -> Node:
@@ -118,95 +112,6 @@ def _convert(node: ast.AST, where: str, depth: int) -> Node:
             raise LawError(f"{where}: {node.func.id} takes {FUNCTIONS[node.func.id]} argument(s)")
         return Call(node.func.id, tuple(_convert(a, where, d) for a in node.args))
     raise LawError(f"{where}: {type(node).__name__} is not allowed in a formula ({ast.unparse(node)!r})")
-
-
-def _fold(node: Node) -> float | None:
-    """The value of a constant sub-expression (None where it has a name); raises on overflow."""
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Neg):
-        v = _fold(node.arg)
-        return None if v is None else -v
-    if isinstance(node, Bin):
-        a, b = _fold(node.left), _fold(node.right)
-        if a is None or b is None:
-            return None
-        ops = {"+": float.__add__, "-": float.__sub__, "*": float.__mul__, "/": float.__truediv__, "**": float.__pow__}
-        return ops[node.op](a, b)
-    if isinstance(node, Call):
-        args = [_fold(x) for x in node.args]
-        if any(v is None for v in args):
-            return None
-        import numpy as np
-
-        with np.errstate(all="raise"):
-            return float(numpy_ns()[node.func](*args))
-    return None
-
-
-def check_constants(node: Node, where: str) -> None:
-    """Refuse constant sub-expressions that are not finite real numbers (``1/0``, ``10**10**10``)."""
-    if isinstance(node, Sym | Num):
-        return
-    try:
-        value = _fold(node)
-    except (ArithmeticError, ValueError, FloatingPointError) as exc:
-        raise LawError(
-            f"{where}: a constant part of the formula cannot be computed ({type(exc).__name__}: {exc})"
-        ) from None
-    if value is None:
-        for child in (
-            (node.arg,) if isinstance(node, Neg) else (node.left, node.right) if isinstance(node, Bin) else node.args
-        ):  # type: ignore[union-attr]
-            check_constants(child, where)
-    elif isinstance(value, complex) or not math.isfinite(value):
-        raise LawError(f"{where}: a constant part of the formula is not a finite real number ({value})")
-    elif abs(value) > MAX_LITERAL:
-        raise LawError(
-            f"{where}: a constant part of the formula is {value:.3g}, which exceeds the limit of {MAX_LITERAL:g}"
-        )
-
-
-def size(node: Node, _memo: dict[int, int] | None = None) -> int:
-    """Nodes in the expression as a tree (shared sub-expressions counted each time they occur),
-    computed in time linear in the distinct nodes, so a definition doubled 40 times is cheap to measure."""
-    memo = {} if _memo is None else _memo
-    key = id(node)
-    if key not in memo:
-        if isinstance(node, Neg):
-            memo[key] = 1 + size(node.arg, memo)
-        elif isinstance(node, Bin):
-            memo[key] = 1 + size(node.left, memo) + size(node.right, memo)
-        elif isinstance(node, Call):
-            memo[key] = 1 + sum(size(a, memo) for a in node.args)
-        else:
-            memo[key] = 1
-    return memo[key]
-
-
-def depth(node: Node, _memo: dict[int, int] | None = None) -> int:
-    """Nesting depth of the expression (memoised like :func:`size`)."""
-    memo = {} if _memo is None else _memo
-    key = id(node)
-    if key not in memo:
-        kids = (node.arg,) if isinstance(node, Neg) else (node.left, node.right) if isinstance(node, Bin) else ()
-        kids = node.args if isinstance(node, Call) else kids
-        memo[key] = 1 + max((depth(k, memo) for k in kids), default=0)
-    return memo[key]
-
-
-def check_size(node: Node, where: str) -> Node:
-    """Refuse an expression larger than :data:`MAX_NODES`, or nested deeper than
-    ``MAX_INLINED_DEPTH``, once definitions are inlined."""
-    n = size(node)
-    if n > MAX_NODES:
-        raise LawError(f"{where}: formula has {n:,} nodes once definitions are inlined; the limit is {MAX_NODES:,}")
-    d = depth(node)
-    if d > MAX_INLINED_DEPTH:
-        raise LawError(
-            f"{where}: formula nests {d} levels once definitions are inlined; the limit is {MAX_INLINED_DEPTH}"
-        )
-    return node
 
 
 def symbols(node: Node) -> set[str]:

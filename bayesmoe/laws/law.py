@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bayesmoe.errors import LawError
-from bayesmoe.laws import expr
+from bayesmoe.laws import expr, limits
 from bayesmoe.laws.priors import Prior
 from bayesmoe.runs.columns import CANONICAL
 
@@ -87,6 +87,13 @@ class LawSpec(BaseModel):
         return v
 
 
+def _checked(text: str, defs: Mapping[str, expr.Node], where: str) -> expr.Node:
+    """Parse a formula, check its constant parts, inline the definitions and check the size."""
+    tree = expr.parse(text, where)
+    limits.check_constants(tree, where)
+    return limits.check_size(expr.substitute(tree, defs), where)
+
+
 class Law:
     """A scaling-law form: formula, inputs, parameters with priors, derived quantities."""
 
@@ -137,13 +144,9 @@ class Law:
         # inline definitions (in order; later ones may use earlier ones)
         defs: dict[str, expr.Node] = {}
         for key, text in spec.define.items():
-            tree = expr.check_size(
-                expr.substitute(expr.parse(text, f"{where}, define {key!r}"), defs), f"{where}, define {key!r}"
-            )
+            tree = _checked(text, defs, f"{where}, define {key!r}")
             defs[key] = tree
-        self.loss_tree = expr.check_size(
-            expr.substitute(expr.parse(spec.loss, f"{where}, loss"), defs), f"{where}, loss"
-        )
+        self.loss_tree = _checked(spec.loss, defs, f"{where}, loss")
         known = set(spec.inputs) | set(spec.params) | set(spec.constants)
         unknown = expr.symbols(self.loss_tree) - known
         if unknown:
@@ -158,8 +161,7 @@ class Law:
         for key, d in spec.derived.items():
             if key in names:
                 raise LawError(f"{where}: derived name {key!r} clashes with a {names[key]}")
-            tree = expr.substitute(expr.parse(d.formula, f"{where}, derived {key!r}"), defs)
-            expr.check_size(tree, f"{where}, derived {key!r}")
+            tree = _checked(d.formula, defs, f"{where}, derived {key!r}")
             extra = expr.symbols(tree) - known
             if extra:
                 raise LawError(f"{where}: derived {key!r} uses unknown name(s) {sorted(extra)}")
