@@ -112,6 +112,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             interrupt.check()  # a stop that arrived while writing: leave nothing behind
             check_output(path)  # still a regular file (or absent) at the moment of replacing it
             os.replace(tmp, path)
+        except FitFileError:
+            raise
         except OSError as exc:
             raise FitFileError(f"cannot write {path}: {' '.join(str(exc.strerror or exc).split())[:300]}") from None
     finally:

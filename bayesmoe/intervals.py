@@ -41,3 +41,18 @@ def median_eti(values: Any, prob: float = INTERVAL_PROB) -> pd.Series:
     lo, hi = eti(flat, prob)
     a, b = eti_labels(prob)
     return pd.Series({"median": float(np.median(flat)), a: float(lo), b: float(hi)})
+
+
+def weighted_eti(sorted_values: np.ndarray, weights: np.ndarray, prob: float = INTERVAL_PROB) -> tuple[Any, Any]:
+    """The equal-tailed interval of weighted draws, for many weightings at once.
+
+    ``sorted_values`` (n,) must be ascending; ``weights`` (..., n) are in the same order and sum
+    to one along the last axis. Returns the two ends with the leading shape of ``weights``
+    (the smallest value whose cumulative weight reaches each quantile level).
+    """
+    cum = np.cumsum(weights, axis=-1)
+    lo_q, hi_q = eti_bounds(prob)
+    n = sorted_values.shape[0]
+    lo = sorted_values[np.minimum((cum < lo_q).sum(axis=-1), n - 1)]
+    hi = sorted_values[np.minimum((cum < hi_q).sum(axis=-1), n - 1)]
+    return lo, hi

@@ -9,9 +9,10 @@ draw and how many decades of compute (or size) it lies beyond the training runs.
 discrepancy term of ``bayesmoe.laws.observation`` is then added for a grid of prior scales.
 The same is done for a Student-t fit (heavier-tailed run-to-run noise), with and without it.
 
-The scale is chosen by leave-one-sweep-out: for each sweep, the scale with the best (lowest)
-mean 90 % interval score on the *other* sweeps is scored on it; the default is the choice on
-all sweeps together. The Huber + bootstrap point fit is scored on the same splits.
+The prior of the discrepancy scale (its family - HalfNormal, LogNormal or a fixed value - its
+scale and how the sd grows with the distance) is chosen by leave-one-sweep-out: for each
+sweep, the choice with the best (lowest) CRPS on the *other* sweeps is scored on it; the
+default is the choice on all sweeps together. The Huber + bootstrap point fit is scored on the same splits.
 
 Run: python benchmarks/extrapolation.py  [--draws 1000] [--bootstrap 100]
 Writes benchmarks/results/extrapolation.json (summary; no per-draw output is kept).
@@ -32,11 +33,15 @@ from bayesmoe.criticism.backtesting import split_runs
 from bayesmoe.criticism.baseline import huber_fit
 from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.decisions.prediction import predictive_parts
+from bayesmoe.files import atomic_path
 from bayesmoe.laws import observation
 from bayesmoe.laws.priors import Prior
 
 SPLITS = (0.5, 0.6, 0.7)
-SCALES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2)
+SCALES = (0.0, 0.005, 0.01, 0.02, 0.025, 0.03, 0.035, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2)
+#: Prior families of the discrepancy scale tau, each with scale s: HalfNormal(s) (most mass near
+#: zero, heavy-tailed marginal), LogNormal(log s, 0.5) (tau near s, within a factor ~2), Fixed(s).
+FAMILIES = ("HalfNormal", "LogNormal", "Fixed")
 #: sd of the discrepancy = tau * decades**growth: 1 a random slope in log compute, 0.5 a random walk
 GROWTHS = (0.5, 1.0)
 #: The criterion that picks (scale, growth): CRPS scores the whole predictive distribution (both
@@ -105,22 +110,37 @@ def cached_held_out(name: str, law: str, runs: bm.Runs, frac: float, args: argpa
     return case
 
 
-def with_scale(case: dict, scale: float, seed: int, growth: float) -> np.ndarray:
-    """Predictive draws of loss with the discrepancy prior HalfNormal(scale), sd growing as decades**growth."""
+def scale_prior(family: str, scale: float) -> Prior:
+    """The prior of the discrepancy scale tau for one family and scale (see :data:`FAMILIES`)."""
+    if family == "LogNormal":
+        return Prior("LogNormal", (float(np.log(scale)), 0.5))
+    return Prior(family, (scale,))
+
+
+def with_scale(case: dict, scale: float, seed: int, growth: float, family: str = "HalfNormal") -> np.ndarray:
+    """Predictive draws of loss with the discrepancy scale's prior ``family`` at ``scale``, sd
+    growing as decades**growth."""
     rng = np.random.default_rng(seed)
     n = case["log_mean"].shape[0]
-    tau = Prior("HalfNormal", (scale,)).sample(rng, (n, 1)) if scale > 0 else np.zeros((n, 1))
+    tau = np.broadcast_to(scale_prior(family, scale).sample(rng, (n, 1)), (n, 1)) if scale > 0 else np.zeros((n, 1))
     delta = observation.draw_discrepancy(tau, case["decades"][None, :], rng, growth=growth)
     return np.exp(case["log_mean"] + delta + case["eps"])
 
 
-def pooled(cases: list[dict], scale: float | None, growth: float = 1.0, seed: int = 0, studentt: bool = False) -> dict:
+def pooled(
+    cases: list[dict],
+    scale: float | None,
+    growth: float = 1.0,
+    family: str = "HalfNormal",
+    seed: int = 0,
+    studentt: bool = False,
+) -> dict:
     """Scores over the held-out runs of several splits (scale None: the Huber bootstrap;
     ``studentt``: the Student-t fit's parts instead of the Normal one's)."""
     reps = []
     for i, c in enumerate(cases):
         parts = c | c["studentt"] if studentt else c
-        rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i, growth)
+        rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i, growth, family)
         reps.append(score_draws(rep, c["y"]) | {"n": len(c["y"])})
     total = sum(r["n"] for r in reps)
     keys = [k for k in reps[0] if k != "n"]
@@ -149,21 +169,22 @@ def main() -> None:
     names = list(cases)
     every = [c for n in names for c in cases[n]]
 
-    grid = [(s, g) for g in GROWTHS for s in SCALES if s > 0]
+    grid = [(s, g, f) for f in FAMILIES for g in GROWTHS for s in SCALES if s > 0]
 
-    def best(pool: list[dict]) -> tuple[float, float]:
-        return min(grid, key=lambda sg: pooled(pool, *sg)[CRITERION])
+    def best(pool: list[dict]) -> tuple[float, float, str]:
+        return min(grid, key=lambda sgf: pooled(pool, *sgf)[CRITERION])
 
     loso = {}
     for held in names:
         others = [c for n in names if n != held for c in cases[n]]
-        s, g = best(others)
+        s, g, f = best(others)
         loso[held] = {
             "chosen_scale": s,
             "chosen_growth": g,
-            "discrepancy": pooled(cases[held], s, g),
+            "chosen_family": f,
+            "discrepancy": pooled(cases[held], s, g, f),
             "no_discrepancy": pooled(cases[held], 0.0),
-            "studentt_discrepancy": pooled(cases[held], s, g, studentt=True),
+            "studentt_discrepancy": pooled(cases[held], s, g, f, studentt=True),
             "studentt_no_discrepancy": pooled(cases[held], 0.0, studentt=True),
             **({"huber_bootstrap": pooled(cases[held], None)} if args.bootstrap else {}),
             "max_decades_beyond": float(max(c["decades"].max() for c in cases[held])),
@@ -174,10 +195,14 @@ def main() -> None:
         "splits": list(SPLITS),
         "scales_tried": list(SCALES),
         "growths_tried": list(GROWTHS),
+        "families_tried": list(FAMILIES),
         "criterion": CRITERION,
         "default_scale": chosen[0],
         "default_growth": chosen[1],
-        "by_scale_all_sweeps": {f"{s} growth {g}": pooled(every, s, g) for g in GROWTHS for s in SCALES},
+        "default_family": chosen[2],
+        "by_scale_all_sweeps": {
+            f"{f}({s}) growth {g}": pooled(every, s, g, f) for f in FAMILIES for g in GROWTHS for s in SCALES
+        },
         "leave_one_sweep_out": loso,
         "pooled_leave_one_sweep_out": {
             "discrepancy": _pool([loso[n]["discrepancy"] for n in names]),
@@ -207,12 +232,13 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     out = Path(__file__).parent / "results" / "extrapolation.json"
-    out.write_text(json.dumps(summary, indent=2))
-    print(f"\ndefault (scale, growth) on all sweeps by {CRITERION}: {chosen}")
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    print(f"\ndefault (scale, growth, family) on all sweeps by {CRITERION}: {chosen}")
     for n in names:
         r = loso[n]
         print(
-            f"{n:>28}: chosen {r['chosen_scale']}/{r['chosen_growth']}; IS90 disc {r['discrepancy']['interval_score_90']:.4f}"
+            f"{n:>28}: chosen {r['chosen_family']}({r['chosen_scale']})/{r['chosen_growth']}; IS90 disc {r['discrepancy']['interval_score_90']:.4f}"
             f" no-disc {r['no_discrepancy']['interval_score_90']:.4f}"
             + (f" huber {r['huber_bootstrap']['interval_score_90']:.4f}" if "huber_bootstrap" in r else "")
             + f"; cover90 {r['discrepancy']['coverage_90']:.2f} cover50 {r['discrepancy']['coverage_50']:.2f}"

@@ -66,7 +66,7 @@ def test_failed_write_leaves_no_file(chinchilla_fit, tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(FitFileError, match=r"cannot write .*fit\.nc: disk full$"):
         chinchilla_fit.save(path)
     assert os.listdir(tmp_path) == []
     with pytest.raises(FitFileError, match="does not exist"):

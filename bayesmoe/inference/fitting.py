@@ -27,7 +27,7 @@ from bayesmoe.errors import BayesMoEError, FitError, SamplingWarning
 from bayesmoe.inference import io
 from bayesmoe.inference.diagnostics import Diagnostics, check
 from bayesmoe.inference.identify import identifiability
-from bayesmoe.inference.model import build_model, model_data
+from bayesmoe.inference.model import build_model, check_finite_at_runs, model_data
 from bayesmoe.inference.reparam import resolve_priors
 from bayesmoe.inference.sampling import DEFAULT_SAMPLER, SamplerSettings, run_sampler
 from bayesmoe.laws import observation
@@ -196,6 +196,25 @@ class Fit:
         """The observation model's parameters per draw (``sigma``, and ``nu`` for Student-t)."""
         return observation.noise_draws(self.idata.posterior, self.likelihood)
 
+    def thinned(self, draws: int) -> Fit:
+        """The same fit on ``draws`` evenly spaced posterior draws as one chain (posterior only):
+        cheaper repeated decisions (designs, sweeps) on the same posterior."""
+        post = self.idata.posterior
+        total = post.sizes["chain"] * post.sizes["draw"]
+        idx = np.unique(np.linspace(0, total - 1, min(int(draws), total)).round().astype(int))
+        flat = post.stack(_s=("chain", "draw")).isel(_s=idx).drop_vars(["_s", "chain", "draw"])
+        flat = flat.rename(_s="draw").assign_coords(draw=np.arange(len(idx))).expand_dims(chain=[0])
+        idata = az.InferenceData(posterior=flat.transpose("chain", "draw", ...))
+        return Fit(
+            self.law,
+            self.runs,
+            idata,
+            settings=self.settings,
+            priors=self.priors,
+            groups=self.groups,
+            pooled=self.pooled,
+        )
+
     def summary(self, prob: float = INTERVAL_PROB) -> pd.DataFrame:
         """Posterior mean, sd, highest-density interval (ArviZ's ``hdi_*`` columns) and diagnostics."""
         table = az.summary(self.idata, var_names=self.var_names, hdi_prob=prob)
@@ -248,30 +267,6 @@ class Fit:
             f"<p>$$ {html.escape(self.law.latex())} $$</p>"
             + self.diagnostics()._repr_html_()
             + self.summary().to_html(float_format="{:.4g}".format)
-        )
-
-
-#: Prior draws tried by :func:`check_finite_at_runs`.
-FINITE_CHECK_DRAWS = 64
-
-
-def check_finite_at_runs(law: Law, runs: Runs, priors: Mapping[str, Prior]) -> None:
-    """Refuse, before any compilation, a law whose loss is not a finite positive number at the
-    runs for any of :data:`FINITE_CHECK_DRAWS` draws from its priors (NUTS could not start)."""
-    runs.require(law.inputs, f"law {law.name!r}", {k: law.input_bounds(k) for k in law.inputs})
-    rng = np.random.default_rng(0)
-    params = {k: np.asarray(priors[k].sample(rng, (FINITE_CHECK_DRAWS, 1)), float) for k in law.params}
-    x = {k: runs.df[k].to_numpy(float)[None, :] for k in law.inputs}
-    with np.errstate(all="ignore"):
-        value = np.broadcast_to(np.asarray(law.loss_fn(params, x), float), (FINITE_CHECK_DRAWS, len(runs)))
-    ok = np.isfinite(value) & (value > 0)
-    if not ok.all(axis=1).any():
-        bad = np.flatnonzero(~ok.any(axis=0))
-        where = f"at runs {', '.join(map(str, bad[:5].tolist()))}" + (" and more" if len(bad) > 5 else "")
-        raise FitError(
-            f"law {law.name!r} gives no finite positive loss at every run for any of {FINITE_CHECK_DRAWS} draws from "
-            f"its priors ({where if len(bad) else 'no single draw works at all runs at once'}); check the formula, "
-            "its constants and the priors' ranges"
         )
 
 

@@ -107,3 +107,27 @@ def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray
     if groups is not None:
         data["group_idx"] = runs.group_codes(groups)[0]
     return data
+
+
+#: Prior draws tried by :func:`check_finite_at_runs`.
+FINITE_CHECK_DRAWS = 64
+
+
+def check_finite_at_runs(law: Law, runs: Runs, priors: Mapping[str, Prior]) -> None:
+    """Refuse, before any compilation, a law whose loss is not a finite positive number at the
+    runs for any of :data:`FINITE_CHECK_DRAWS` draws from its priors (NUTS could not start)."""
+    runs.require(law.inputs, f"law {law.name!r}", {k: law.input_bounds(k) for k in law.inputs})
+    rng = np.random.default_rng(0)
+    params = {k: np.asarray(priors[k].sample(rng, (FINITE_CHECK_DRAWS, 1)), float) for k in law.params}
+    x = {k: runs.df[k].to_numpy(float)[None, :] for k in law.inputs}
+    with np.errstate(all="ignore"):
+        value = np.broadcast_to(np.asarray(law.loss_fn(params, x), float), (FINITE_CHECK_DRAWS, len(runs)))
+    ok = np.isfinite(value) & (value > 0)
+    if not ok.all(axis=1).any():
+        bad = np.flatnonzero(~ok.any(axis=0))
+        where = f"at runs {', '.join(map(str, bad[:5].tolist()))}" + (" and more" if len(bad) > 5 else "")
+        raise FitError(
+            f"law {law.name!r} gives no finite positive loss at every run for any of {FINITE_CHECK_DRAWS} draws from "
+            f"its priors ({where if len(bad) else 'no single draw works at all runs at once'}); check the formula, "
+            "its constants and the priors' ranges"
+        )

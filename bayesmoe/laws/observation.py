@@ -164,6 +164,12 @@ def draw_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(DISCREPANCY_PRIOR.sample(rng, shape), float)
 
 
+def discrepancy_sd(scale: Any, decades: Any, growth: float | None = None) -> Any:
+    """sd of delta at ``decades`` beyond the runs for each value of the scale: tau * decades**growth."""
+    g = DISCREPANCY_GROWTH if growth is None else float(growth)
+    return scale * decades**g
+
+
 def discrepancy_variance(scale: Any, decades: Any) -> Any:
     """Variance of delta at ``decades`` beyond the runs, averaged over draws of the scale."""
     return float(np.mean(np.asarray(scale, float) ** 2)) * decades ** (2 * DISCREPANCY_GROWTH)
@@ -172,12 +178,11 @@ def discrepancy_variance(scale: Any, decades: Any) -> Any:
 def draw_discrepancy(scale: Any, decades: Any, rng: np.random.Generator, growth: float | None = None) -> Any:
     """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts):
     Normal(0, (scale * decades**growth)^2), ``growth`` defaulting to :data:`DISCREPANCY_GROWTH`."""
-    g = DISCREPANCY_GROWTH if growth is None else float(growth)
     if isinstance(scale, xr.DataArray) or isinstance(decades, xr.DataArray):
         s, d = xr.broadcast(
             xr.DataArray(scale) if not isinstance(scale, xr.DataArray) else scale,
             xr.DataArray(decades) if not isinstance(decades, xr.DataArray) else decades,
         )
-        return s * d**g * rng.standard_normal(s.shape)
+        return discrepancy_sd(s, d, growth) * rng.standard_normal(s.shape)
     s, d = np.broadcast_arrays(np.asarray(scale, float), np.asarray(decades, float))
-    return s * d**g * rng.standard_normal(s.shape)
+    return discrepancy_sd(s, d, growth) * rng.standard_normal(s.shape)
