@@ -63,6 +63,7 @@ _EXPORTS = {
     "stacking_weights": "bayesmoe.criticism",
     "stack": "bayesmoe.criticism",
     "Stacked": "bayesmoe.decisions",
+    "design": "bayesmoe.decisions",
 }
 _SUBPACKAGES = ("runs", "laws", "inference", "decisions", "criticism", "viz", "cli", "config", "errors", "intervals")
 
@@ -89,6 +90,7 @@ __all__ = [
     "calibrate",
     "compare",
     "datasets",
+    "design",
     "fit",
     "get_law",
     "identifiability",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         Plan,
         Stacked,
         budget_for_target,
+        design,
         near_optimal_band,
         optima,
         plan,

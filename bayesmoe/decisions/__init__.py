@@ -11,6 +11,7 @@ laws' fits that all of these accept like one fit), and the architecture mapping 
 """
 
 from bayesmoe.decisions.closed_forms import discrete_optimum, optima, summarize_optima
+from bayesmoe.decisions.design import Design, design
 from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.planning import Plan, plan
 from bayesmoe.decisions.prediction import predict, surface_summary, uncertainty_budget
@@ -21,10 +22,12 @@ from bayesmoe.decisions.whatif import plan_sweep, what_if
 __all__ = [
     "NEAR_OPTIMAL",
     "RISKS",
+    "Design",
     "Limits",
     "Plan",
     "Stacked",
     "budget_for_target",
+    "design",
     "discrete_optimum",
     "near_optimal_band",
     "optima",
