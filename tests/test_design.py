@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmoe.decisions.design import design
+from bayesmoe.decisions.next_runs import design
 from bayesmoe.errors import PlanError
 
 

@@ -11,8 +11,8 @@ laws' fits that all of these accept like one fit), and the architecture mapping 
 """
 
 from bayesmoe.decisions.closed_forms import discrete_optimum, optima, summarize_optima
-from bayesmoe.decisions.design import Design, design
 from bayesmoe.decisions.mixture import Stacked
+from bayesmoe.decisions.next_runs import Design, design
 from bayesmoe.decisions.planning import Plan, plan
 from bayesmoe.decisions.prediction import predict, surface_summary, uncertainty_budget
 from bayesmoe.decisions.search import NEAR_OPTIMAL, RISKS, Limits
