@@ -109,16 +109,16 @@ def _targets(fit: Any, budget: float, target: str, params: Mapping[str, np.ndarr
     problem = p.problem
     assert problem is not None
     keep = np.unique(np.linspace(0, n - 1, min(DECISION_SET, n)).round().astype(int))
-    inputs = [k for k in fit.law.inputs]
-    configs = {k: opt[k][keep][None, :] for k in inputs if k in opt}
+    configs = {k: opt[k][keep][None, :] for k in fit.law.inputs if k in opt}
     configs.update({k: np.full((1, len(keep)), v) for k, v in problem.fixed.items()})
     with np.errstate(all="ignore"):
         lmat = np.asarray(fit.law.loss_fn({k: v[:, None] for k, v in params.items()}, configs), float)
     lmat = np.where(np.isfinite(lmat), lmat, np.inf)
+    finite = np.where(np.isfinite(lmat), lmat, 1e9)  # for the risk, computed once (regret is called per candidate)
     best = opt["loss"]
 
     def regret(w: np.ndarray) -> np.ndarray:
-        risk = w @ np.where(np.isfinite(lmat), lmat, 1e9)
+        risk = w @ finite
         k = np.argmin(risk, axis=1)
         return np.einsum("si,si->s", w, lmat[:, k].T - best[None, :])
 
