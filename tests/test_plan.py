@@ -1,3 +1,5 @@
+import warnings
+
 import json
 
 import numpy as np
@@ -271,3 +273,29 @@ def test_what_if_regret_is_zero_at_the_optimum_and_positive_off_it(chinchilla_fi
         bm.what_if(chinchilla_fit, {"N": 1e9, "G": 8}, budget=C)
     with pytest.raises(PlanError, match="needs D"):
         bm.what_if(chinchilla_fit, {"N": 1e9})
+
+
+def test_plan_on_a_fit_that_failed_its_checks_says_so(chinchilla_runs):
+    import copy
+
+    from bayesmoe.errors import SamplingWarning
+    from bayesmoe.inference.fitting import Fit
+
+    good = bm.fit("chinchilla", chinchilla_runs[0], draws=500, tune=500, chains=4, progressbar=False, seed=2)
+    assert good.diagnostics().ok, good.diagnostics()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        clean = plan(good, 1e22)  # a converged fit plans without a caveat
+    assert not any("failed its sampling checks" in n for n in clean.notes)
+    idata = copy.deepcopy(good.idata)
+    div = idata.sample_stats["diverging"].values
+    div[:, ::10] = True  # 10 % divergent transitions
+    bad = Fit(good.law, good.runs, idata, settings=good.settings, priors=good.priors)
+    with pytest.warns(SamplingWarning, match=r"divergences.*plan again"):
+        p = plan(bad, 1e22)
+    assert "failed its sampling checks" in p.notes[0] and f"{int(div.sum())} divergences" in p.notes[0]
+    # a fit at fixed values was never sampled: nothing to flag
+    fixed = Fit.from_params("chinchilla", {"E": 1.9, "A": 300.0, "alpha": 0.32, "B": 900.0, "beta": 0.3})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SamplingWarning)
+        plan(fixed, 1e22)

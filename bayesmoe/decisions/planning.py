@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from bayesmoe.decisions.search import (
     near_optimal_share,
     per_draw_optima,
 )
-from bayesmoe.errors import PlanError
+from bayesmoe.errors import PlanError, SamplingWarning
 from bayesmoe.intervals import eti, median_eti
 from bayesmoe.laws import observation
 from bayesmoe.runs.columns import UNITS
@@ -184,6 +185,11 @@ def plan(
     )
     extrap = {k: float(at[k] / extent[k]) for k in ("C", "N", "N_a", "D") if k in at and extent.get(k, 0) > 0}
     notes = edge_notes(problem, per_draw)
+    for name, f, *_ in comps:
+        caveat = f.diagnostics().caveat(f"the fit of {name!r}")
+        if caveat:  # never plan on a fit that failed its checks without saying so
+            notes.insert(0, caveat)
+            warnings.warn(caveat, SamplingWarning, stacklevel=2)
     return Plan(
         budget,
         label(fit),

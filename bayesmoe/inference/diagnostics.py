@@ -40,6 +40,19 @@ class Diagnostics:
     def ok(self) -> bool:
         return not self.messages
 
+    def caveat(self, what: str) -> str | None:
+        """One sentence for a decision made on this fit when it failed its checks (None when it passed).
+
+        Fixed-value and mocked fits (no sampler statistics) are not flagged: they were not sampled.
+        """
+        if self.ok or self.mocked:
+            return None
+        return (
+            f"{what} failed its sampling checks ({self.divergences} divergences, max R-hat {self.max_r_hat:.3f}, "
+            f"min ESS {min(self.min_ess_bulk, self.min_ess_tail):.0f}): the posterior draws this decision "
+            "averages over may be wrong. Fix the fit first (see fit.diagnostics()) and plan again."
+        )
+
     def to_dict(self) -> dict:
         return {
             "ok": self.ok,
