@@ -146,3 +146,15 @@ def test_progress_bars_only_on_a_terminal(capsys):
     assert list(track(range(3), "work", progress=None)) == [0, 1, 2]
     assert capsys.readouterr().err == ""
     assert list(track(range(3), "work", progress=True)) == [0, 1, 2]
+
+
+def test_demo_ends_in_a_decision(tmp_path):
+    code, out, _ = run("demo", "--out-dir", str(tmp_path), "--draws", "150", "--tune", "300", "--json")
+    assert code == 0, out
+    payload = json.loads(out[out.index("{") :])
+    plan = payload["plan"]
+    assert plan["budget"] == 1e23 and plan["law"] == "chinchilla"
+    assert {"N", "D"} <= set(plan["decision"]) and plan["extrapolation"]["C"] > 1
+    report = (tmp_path / "report.html").read_text()
+    assert report.index("Plan for C = 1e+23") < report.index("<h2>Data</h2>")
+    assert (tmp_path / "gadre2024-rpj-chinchilla.nc").stat().st_size > 0

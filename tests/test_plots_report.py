@@ -1,5 +1,6 @@
 """Plots from hand-built posteriors (no sampling), and the HTML report in a real browser."""
 
+import itertools
 import shutil
 import subprocess
 
@@ -118,7 +119,9 @@ def test_report_renders_every_figure_in_headless_chromium(zhao, tmp_path):
     path = write_report(zhao, tmp_path / "report.html", budget=1e21, max_total_params=1e11)
     text = path.read_text()
     n_img = text.count("<img ")
-    assert n_img >= 5 and "Plan for C = 1e+21" in text and "Caveats" in text
+    assert n_img >= 6 and "Plan for C = 1e+21" in text and "Caveats" in text
+    # the decision opens the report; the evidence (data, checks, extrapolation) follows
+    assert text.index("Plan for C = 1e+21") < text.index("<h2>Data</h2>") < text.index("Extrapolation in compute")
     dom = subprocess.run(
         [
             browser,
@@ -175,3 +178,35 @@ def test_plot_optima_says_when_a_law_has_none(chin):
         plots.plot_optima(clark)
     with pytest.raises(ValueError, match="no optimum"):
         plots.plot_optima(chin, ["G_star"])
+
+
+def test_zhao_optima_plot_is_readable_and_the_activation_ratio_is_a_ratio(zhao):
+    import matplotlib.pyplot as plt
+
+    # below ~1e8 total parameters the stationary point of N_a/N lies above 1: the optimum is dense
+    ratio = bm.optima(zhao, N=[1e6, 30e9, 671e9])["activation_ratio"]
+    assert float(ratio.max()) <= 1.0 and float(ratio.sel(N=1e6).min()) == 1.0
+    assert float(ratio.sel(N=30e9).max()) < 1.0
+    axes = plots.plot_optima(zhao, ["G_star", "S_star", "activation_ratio"], N=[30e9, 671e9])
+    fig = axes[0].figure
+    fig.canvas.draw()
+    boxes = [a.get_tightbbox(fig.canvas.get_renderer()) for a in axes]
+    for left, right in itertools.pairwise(boxes):
+        assert left.x1 <= right.x0, "neighbouring panels (titles, labels) overlap"
+    # one histogram per N with its own interval in the legend
+    labels = [t.get_text() for t in axes[2].get_legend().get_texts()]
+    assert len(labels) == 2 and all("[" in t for t in labels)
+    plt.close(fig)
+
+
+def test_extrapolation_plot_draws_the_plans_losses_beyond_the_largest_run(chin):
+    from bayesmoe.runs.compute import compute_of
+
+    ladder = [bm.plan(chin, c) for c in (1e19, 1e20, 1e21)]
+    ax = plots.plot_extrapolation(chin, ladder[::-1])  # any order: drawn by budget
+    median = next(line for line in ax.lines if line.get_label() == "planned run (median loss)")
+    np.testing.assert_allclose(median.get_xdata(), [1e19, 1e20, 1e21])
+    np.testing.assert_allclose(median.get_ydata(), [float(np.median(p.decision_loss)) for p in ladder])
+    edge = next(line for line in ax.lines if line.get_label() == "largest training run")
+    assert edge.get_xdata()[0] == pytest.approx(float(compute_of(chin.runs.df).max()))
+    assert "FLOPs" in ax.get_xlabel() and "nats" in ax.get_ylabel()

@@ -77,9 +77,12 @@ class Plan:
 
     def __repr__(self) -> str:
         notes = "".join(f"\nnote: {n}" for n in self.notes)
+        far = ", ".join(f"{k} {v:.3g}x" for k, v in self.extrapolation.items() if v > 1)
         return (
             f"Plan(C={self.budget:.3g} FLOPs, law={self.law}, risk={self.risk})\n"
             + self.summary().to_string(float_format=lambda v: f"{v:.4g}")
+            + f"\nP(decision within {NEAR_OPTIMAL:.1%} of each draw's optimum) = {self.near_optimal_probability:.2f}"
+            + (f"\nextrapolates beyond the largest training run: {far}" if far else "\nwithin the training runs' range")
             + notes
         )
 

@@ -15,7 +15,7 @@ from bayesmoe.decisions.closed_forms import optima
 from bayesmoe.decisions.prediction import predict, surface_summary
 from bayesmoe.intervals import eti, eti_bounds, eti_labels
 from bayesmoe.runs.columns import UNITS
-from bayesmoe.runs.compute import flops_per_token, tokens_for_budget
+from bayesmoe.runs.compute import compute_of, flops_per_token, tokens_for_budget
 
 
 def _ax(ax: Any = None, **kw: Any) -> Any:
@@ -189,6 +189,26 @@ def plot_optimum_vs_budget(plans: Sequence[Any], *, variables: Sequence[str] | N
     return axes
 
 
+def plot_extrapolation(fit: Any, plans: Sequence[Any], *, ax: Any = None) -> Any:
+    """Loss against training compute: the runs, and the loss each plan's decision reaches with
+    50 / 90 % predictive bands (model discrepancy included), beyond a line at the largest run."""
+    plans = sorted(plans, key=lambda p: p.budget)
+    ax = _ax(ax, figsize=(6, 4))
+    df = fit.runs.df
+    c_runs = compute_of(df)
+    ax.scatter(c_runs, df["loss"], s=12, color="0.4", label=f"training runs ({len(df)})", zorder=3)
+    budgets = np.array([p.budget for p in plans])
+    vals = np.stack([p.decision_loss.values.ravel() for p in plans])
+    for level, alpha in zip(sorted(BAND_LEVELS, reverse=True), (0.2, 0.4), strict=False):
+        lo, hi = eti(vals, level, axis=1)
+        ax.fill_between(budgets, lo, hi, color="C1", alpha=alpha, lw=0, label=f"{level:.0%} predictive band")
+    ax.plot(budgets, np.median(vals, axis=1), color="C1", marker="o", ms=3, label="planned run (median loss)")
+    ax.axvline(float(c_runs.max()), color="k", ls=":", lw=1, label="largest training run")
+    ax.set(xscale="log", xlabel=_label("C"), ylabel=_label("loss"), title="extrapolation in compute")
+    ax.legend(fontsize=7)
+    return ax
+
+
 def plot_optima(fit: Any, names: Sequence[str] | None = None, *, axes: Any = None, **inputs: Any) -> Any:
     """Posterior histograms of the law's derived optima (e.g. G*, S*, (N_a/N)*)."""
     import matplotlib.pyplot as plt
@@ -201,20 +221,37 @@ def plot_optima(fit: Any, names: Sequence[str] | None = None, *, axes: Any = Non
     if missing:
         raise ValueError(f"law {fit.law.name!r} has no optimum {missing}; it has {list(ds.data_vars)}")
     if axes is None:
-        _, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+        _, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False, layout="constrained")
         axes = axes[0]
     for a, k in zip(axes, names, strict=False):
         da = ds[k]
         extra = [d for d in da.dims if d not in ("chain", "draw")]
-        if extra:
+        if extra:  # one histogram and one interval per value of the extra input (e.g. N)
             for j, val in enumerate(da[extra[0]].values):
-                a.hist(da.isel({extra[0]: j}).values.ravel(), bins=40, alpha=0.6, label=f"{extra[0]}={val:.3g}")
-            a.legend(fontsize=7)
+                v = da.isel({extra[0]: j}).values.ravel()
+                lo, hi = eti(v, INTERVAL_PROB)
+                a.hist(v, bins=40, alpha=0.6, label=f"{_label(extra[0])} = {val:.3g}: [{lo:.3g}, {hi:.3g}]")
+            a.legend(fontsize=7, title=f"{INTERVAL_PROB:.0%} ETI", title_fontsize=7)
         else:
             a.hist(da.values.ravel(), bins=40, color="C0", alpha=0.8)
-        lo, hi = eti(da.values, INTERVAL_PROB)
-        a.set(title=f"{k}: {INTERVAL_PROB:.0%} ETI [{lo:.3g}, {hi:.3g}]", yticks=[])
+            lo, hi = eti(da.values, INTERVAL_PROB)
+            a.text(
+                0.02,
+                0.95,
+                f"{INTERVAL_PROB:.0%} ETI\n[{lo:.3g}, {hi:.3g}]",
+                transform=a.transAxes,
+                va="top",
+                fontsize=8,
+            )
+        a.set(title=k, xlabel=f"{k} ({_optimum_unit(fit, k)})", yticks=[])
     return axes
+
+
+def _optimum_unit(fit: Any, name: str) -> str:
+    """Unit of a derived optimum for its axis label (the law's description, else dimensionless)."""
+    spec = fit.law.spec.derived.get(name)
+    desc = (spec.description or "") if spec is not None else ""
+    return desc.split(" (")[0] if desc else "dimensionless"
 
 
 def plot_near_optimal(band: Any, *, ax: Any = None) -> Any:

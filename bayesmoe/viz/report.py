@@ -51,20 +51,32 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
 
     law, runs = fit.law, fit.runs
     d = fit.diagnostics()
+    ladder: list[Any] = []
+    decision: list[str] = []
+    if budget is not None:  # the decision opens the report; the evidence follows
+        try:
+            # one plan per budget of the ladder, computed once and shared by the figures below
+            ladder = [plan(fit, float(c), **plan_kwargs) for c in np.geomspace(budget / 100, budget, 5)]
+        except BayesMoEError as exc:
+            decision.append(
+                f"<h2>Plan for C = {budget:.3g} FLOPs</h2><p class='note'>No plan: {html.escape(str(exc))}</p>"
+            )
+        else:
+            decision.append("<div class='plan'>" + ladder[-1]._repr_html_() + "</div>")
     parts = [
         f"<h1>bayesmoe report: {html.escape(law.name)}</h1>",
+        *decision,
         f"<p>{html.escape(law.spec.citation)}</p><p><code>L = {html.escape(law.spec.loss)}</code></p>",
         f"<h2>Data</h2><p>{len(runs)} runs from {html.escape(runs.source)}"
         + (" <b>(synthetic)</b>" if runs.synthetic else "")
         + "</p>",
         runs.df[[c for c in ["loss", *law.inputs] if c in runs.df]].describe().T.to_html(float_format="{:.4g}".format),
+        _figure("Runs and fitted law", lambda: plots.plot_runs(fit)),
         "<h2>Diagnostics</h2>",
         f"<p class='{'ok' if d.ok else 'warn'}'>{html.escape(str(d)).replace(chr(10), '<br>')}</p>",
+        _figure("Rank plots", lambda: plots.plot_diagnostics(fit)),
         f"<h2>Parameters (mean, sd, {INTERVAL_PROB:.0%} highest-density interval)</h2>",
         fit.summary().to_html(float_format="{:.4g}".format),
-        "<h2>Figures</h2>",
-        _figure("Runs and fitted law", lambda: plots.plot_runs(fit)),
-        _figure("Rank plots", lambda: plots.plot_diagnostics(fit)),
     ]
     sizes = [k for k in ("N", "N_a", "D", "M") if k in law.inputs]
     if len(sizes) >= 2 and len(runs):
@@ -79,34 +91,28 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
     if opt.data_vars:
         parts.append("<h2>Law optima</h2>" + summarize_optima(opt).to_html(float_format="{:.4g}".format))
         parts.append(_figure("Posterior of the optima", lambda: plots.plot_optima(fit)))
-    if budget is not None:
-        try:
-            # one plan per budget of the ladder, computed once and shared by the figures below
-            ladder = [plan(fit, float(c), **plan_kwargs) for c in np.geomspace(budget / 100, budget, 5)]
-        except BayesMoEError as exc:
-            parts.append(
-                f"<h2>Plan for C = {budget:.3g} FLOPs</h2><p class='note'>No plan: {html.escape(str(exc))}</p>"
+    if ladder:
+        p = ladder[-1]
+        group = plan_kwargs.get("group")
+        parts.append("<h2>Evidence for the plan</h2>")
+        parts.append(_figure("Extrapolation in compute", lambda: plots.plot_extrapolation(fit, ladder)))
+        parts.append(_figure("Iso-FLOP curves", lambda: plots.plot_isoflop(fit, [ladder[-3], p], group=group)))
+        parts.append(_figure("Optimum against budget", lambda: plots.plot_optimum_vs_budget(ladder)))
+        far = {k: v for k, v in p.extrapolation.items() if v > 1}
+        if far:
+            caveat = (
+                "The plan extrapolates beyond the data: "
+                + ", ".join(f"{k} is {v:.3g}x the largest run" for k, v in far.items())
+                + ". Its loss interval includes the model discrepancy for that distance, sized by backtests on "
+                "other sweeps; check the law on your own larger runs with a backtest."
             )
         else:
-            p = ladder[-1]
-            parts.append(p._repr_html_())
-            group = plan_kwargs.get("group")
-            parts.append(_figure("Iso-FLOP curves", lambda: plots.plot_isoflop(fit, [ladder[-3], p], group=group)))
-            parts.append(_figure("Optimum against budget", lambda: plots.plot_optimum_vs_budget(ladder)))
-            far = {k: v for k, v in p.extrapolation.items() if v > 1}
-            if far:
-                caveat = (
-                    "The plan extrapolates beyond the data: "
-                    + ", ".join(f"{k} is {v:.3g}x the largest run" for k, v in far.items())
-                    + ". Intervals assume the law's form holds that far; check it with a backtest."
-                )
-            else:
-                caveat = "The plan stays within the range of the data."
-            parts.append(f"<h2>Caveats</h2><p>{html.escape(caveat)}</p>")
+            caveat = "The plan stays within the range of the data."
+        parts.append(f"<h2>Caveats</h2><p>{html.escape(caveat)}</p>")
     style = (
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
-        ".warn{color:#b35900}.ok{color:#1a7f37}.note{color:#666}img.figure{max-width:100%}</style>"
+        ".warn{color:#b35900}.ok{color:#1a7f37}.note{color:#666}.plan{border:2px solid #1a5fb4;padding:0 1em;margin:1em 0}img.figure{max-width:100%}</style>"
     )
     # on load, record how many embedded figures decoded (a self-check a browser test can read)
     check = (
