@@ -158,3 +158,22 @@ def test_demo_ends_in_a_decision(tmp_path):
     report = (tmp_path / "report.html").read_text()
     assert report.index("Plan for C = 1e+23") < report.index("<h2>Data</h2>")
     assert (tmp_path / "gadre2024-rpj-chinchilla.nc").stat().st_size > 0
+
+
+def test_design_command_chooses_runs_within_the_spend(tmp_path, chinchilla_fit):
+    fit_path = tmp_path / "fit.nc"
+    chinchilla_fit.save(fit_path)
+    grid = pd.DataFrame([{"N": n, "D": c / (6 * n)} for c in (1e19, 1e20) for n in (1e8, 1e9, 1e10)])
+    grid.to_csv(tmp_path / "grid.csv", index=False)
+    code, out, _ = run(
+        "design", str(fit_path), "--budget", "1e23", "--candidates", str(tmp_path / "grid.csv"),
+        "--spend", "2e20", "--simulations", "16", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    d = json.loads(out[out.index("{") :])
+    assert 0 < d["spent_flops"] <= 2e20 and d["target_expected_after"] < d["target_now"]
+    grid[["N"]].to_csv(tmp_path / "bad.csv", index=False)
+    code, out, err = run(
+        "design", str(fit_path), "--budget", "1e23", "--candidates", str(tmp_path / "bad.csv"), "--spend", "2e20"
+    )
+    assert code != 0 and "lack input" in (out + err) and "Traceback" not in (out + err)

@@ -1,4 +1,4 @@
-"""Commands that use saved fits: ``plan``, ``compare``, ``backtest``, ``calibrate``, ``report``."""
+"""Commands that use saved fits: ``plan``, ``design``, ``compare``, ``backtest``, ``calibrate``, ``report``."""
 
 from __future__ import annotations
 
@@ -79,16 +79,78 @@ def plan_cmd(
     click.echo(f"\nDecision ({risk}): " + ", ".join(f"{k}={v:.4g}" for k, v in p.decision.items() if k != "risk_loss"))
     lo, hi = payload["decision_loss_90"]
     click.echo(f"Loss of the decision: mean {payload['decision_loss_mean']:.4f}, 90 % interval [{lo:.4f}, {hi:.4f}]")
-    click.echo(f"P(decision within 0.1 % of each draw's optimum) = {p.near_optimal_probability:.2f}")
-    for k, v in p.extrapolation.items():
-        if v > 1:
-            click.echo(f"Extrapolation: {k} is {v:.3g}x the largest run in the data")
     if opt.data_vars:
         click.echo("\nLaw optima:\n" + summarize_optima(opt).to_string(float_format=lambda v: f"{v:.4g}"))
     if target is not None:
         click.echo(
             f"\nSmallest budget reaching loss {target_loss} with probability >= {probability:.0%}: {target['budget']:.3g} FLOPs"
         )
+
+
+@main.command("design")
+@click.argument("fit_path", metavar="FIT.nc", type=click.Path(dir_okay=False))
+@click.option("--budget", required=True, type=float, help="Training compute C (FLOPs) of the decision to sharpen.")
+@click.option(
+    "--candidates",
+    "candidates_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV of candidate runs, one per row, with a column for every input of the law (e.g. N, D).",
+)
+@click.option("--spend", required=True, type=float, help="FLOPs available for the new runs, in total.")
+@click.option(
+    "--target",
+    type=click.Choice(["n_opt_width", "regret", "loss_width", "G_width", "S_width"]),
+    default="n_opt_width",
+    show_default=True,
+    help="What to sharpen: the 90 % interval width of log N* (or G*, S*, the optimum's loss), or the expected regret.",
+)
+@click.option("--max-runs", type=int, default=None, help="Choose at most this many runs.")
+@click.option("--max-total-params", type=float, default=None, help="Memory limit on N for the decision.")
+@click.option("--max-active-params", type=float, default=None, help="Inference limit on N_a for the decision.")
+@click.option("--simulations", type=int, default=64, show_default=True, help="Simulated outcomes per candidate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulated outcomes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
+def design_cmd(
+    fit_path: str,
+    budget: float,
+    candidates_path: str,
+    spend: float,
+    target: str,
+    max_runs: int | None,
+    max_total_params: float | None,
+    max_active_params: float | None,
+    simulations: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Which candidate runs to train next, within --spend FLOPs, to sharpen the decision at --budget.
+
+    \b
+    Example:
+      bayesmoe design fit.nc --budget 1e23 --candidates grid.csv --spend 5e20
+    """
+    import bayesmoe as bm
+    from bayesmoe.runs.table import read_table
+
+    f = bm.load(fit_path)
+    cand = read_table(candidates_path)
+    d = bm.design(
+        f,
+        budget=budget,
+        candidates=cand,
+        spend=spend,
+        target=target,
+        max_runs=max_runs,
+        simulations=simulations,
+        seed=seed,
+        max_total_params=max_total_params,
+        max_active_params=max_active_params,
+    )
+    if as_json:
+        emit_json(d.to_dict())
+        return
+    click.echo(repr(d))
 
 
 @main.command("compare")

@@ -117,7 +117,8 @@ def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
     return values
 
 
-def _read(source: str | os.PathLike) -> pd.DataFrame:
+def read_table(source: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet table, with errors that name the file and what is wrong with it."""
     path = Path(source)
     if not path.exists():
         raise RunsError(f"runs file {path} does not exist")
@@ -164,7 +165,7 @@ def load_runs(
     if isinstance(source, pd.DataFrame):
         df, label = source.copy(), "DataFrame"
     else:
-        df, label = _read(source), str(source)
+        df, label = read_table(source), str(source)
     if not isinstance(df.columns, pd.Index) or df.columns.duplicated().any():
         dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise RunsError(f"runs table ({label}) has duplicated column name(s) {dup}")

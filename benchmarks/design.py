@@ -1,0 +1,207 @@
+"""Which runs to train next: the design's choice against the next iso-FLOP rung and random runs.
+
+From a simulated truth (the Chinchilla form with Besiroglu et al. 2024's coefficients), each
+repetition starts from a 15-run ladder at 1e18-1e19 FLOPs (three iso-FLOP budgets, five sizes
+around the 20-tokens-per-parameter guess), fits it, and spends the same FLOPs three ways:
+
+(a) ``bm.design``: candidates chosen greedily by expected reduction per FLOP of the 90 % interval
+    width of log N* at the target budget (preposterior importance reweighting);
+(b) the next iso-FLOP rung: five runs at the next budget, centred on the current posterior
+    median of N* there, at x1/4 ... x4 - what a scaling study does by habit;
+(c) random candidates from the same grid as (a), added until the spend is used.
+
+Each choice is simulated from the truth (same noise), the law is refitted on ladder + new runs,
+and the benchmark reports the width of the 90 % interval of log N*(target) and the regret of the
+Bayes decision at the target (true loss of the decision above the true optimum), with how well
+the design's predicted width matched the realised one.
+
+Run: python benchmarks/design.py [--reps 20] [--draws 500]
+Writes benchmarks/results/design.json (summary); per-repetition rows are cached in the ignored
+benchmarks/cache/design/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import bayesmoe as bm
+from bayesmoe.files import atomic_path
+
+LAW = "chinchilla"
+TARGET = 1e23  # the budget the decision is for
+LADDER = (1e18, 3e18, 1e19)
+RUNG = 1e20  # the next rung of the ladder by habit (x10)
+SPEND = 5 * RUNG  # every strategy spends the same FLOPs: one five-run rung
+GRID_BUDGETS = (3e19, 1e20, 3e20)
+NOISE = 0.01  # sd of log loss, run to run
+CACHE = Path(__file__).parent / "cache" / "design"
+OUT = Path(__file__).parent / "results" / "design.json"
+
+
+def guess_n(c: float) -> float:
+    """N at 20 tokens per parameter (C = 6 N D): the habitual centre of a ladder."""
+    return float(np.sqrt(c / 120.0))
+
+
+def ladder() -> pd.DataFrame:
+    rows = [{"N": guess_n(c) * f, "D": c / (6 * guess_n(c) * f)} for c in LADDER for f in np.geomspace(0.25, 4, 5)]
+    return pd.DataFrame(rows)
+
+
+def candidates() -> pd.DataFrame:
+    rows = [
+        {"N": guess_n(c) * f, "D": c / (6 * guess_n(c) * f)} for c in GRID_BUDGETS for f in np.geomspace(1 / 8, 8, 7)
+    ]
+    return pd.DataFrame(rows)
+
+
+def fit(runs: bm.Runs, draws: int, seed: int) -> bm.Fit:
+    return bm.fit(LAW, runs, draws=draws, tune=draws, target_accept=0.99, progressbar=False, seed=seed)
+
+
+def scores(f: bm.Fit, truth_plan: bm.Plan, truth: dict) -> dict:
+    """Width of the 90 % interval of log N*(TARGET), and the true regret of the Bayes decision."""
+    p = bm.plan(f, TARGET)
+    logn = np.log(p.optimum["N"].values.ravel())
+    lo, hi = np.quantile(logn, [0.05, 0.95])
+    law = bm.get_law(LAW)
+    true_loss = float(law.loss_fn(truth, {"N": p.decision["N"], "D": p.decision["D"]}))
+    regret = true_loss - float(truth_plan.decision_loss.values.ravel()[0])
+    diag = f.diagnostics()
+    return {
+        "width": float(hi - lo),
+        "regret": regret,
+        "n_star_median": float(np.exp(np.median(logn))),
+        "r_hat": diag.max_r_hat,
+        "divergences": diag.divergences,
+    }
+
+
+def simulate(rows: pd.DataFrame, truth: dict, seed: int) -> pd.DataFrame:
+    return bm.simulate(LAW, rows[["N", "D"]], truth, noise=NOISE, seed=seed).df
+
+
+def one_rep(rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
+    path = CACHE / f"rep{rep}-{draws}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    rng = np.random.default_rng(rep)
+    base = simulate(ladder(), truth, seed=1000 + rep)
+    f0 = fit(bm.load_runs(base), draws, seed=rep)
+    out: dict = {"rep": rep, "before": scores(f0, truth_plan, truth)}
+    cand = candidates()
+
+    t = time.time()
+    d = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND, seed=rep)
+    design_s = time.time() - t
+    # the next rung, centred on today's estimate of N* at that budget
+    centre = bm.plan(f0, RUNG).decision["N"]
+    rung = pd.DataFrame([{"N": centre * k, "D": RUNG / (6 * centre * k)} for k in np.geomspace(0.25, 4, 5)])
+    # random candidates until the spend is used
+    left, picks = SPEND, []
+    for i in rng.permutation(len(cand)):
+        c = 6 * cand["N"].iloc[i] * cand["D"].iloc[i]
+        if c <= left:
+            picks.append(i)
+            left -= c
+    random = cand.iloc[picks]
+    for name, rows in (("design", d.chosen[["N", "D"]]), ("next_rung", rung), ("random", random)):
+        if rows.empty:
+            out[name] = {**out["before"], "runs": 0, "flops": 0.0}
+            continue
+        new = simulate(rows.reset_index(drop=True), truth, seed=2000 + rep)
+        f = fit(bm.load_runs(pd.concat([base, new], ignore_index=True)), draws, seed=rep)
+        out[name] = {
+            **scores(f, truth_plan, truth),
+            "runs": len(rows),
+            "flops": float((6 * rows["N"] * rows["D"]).sum()),
+        }
+    out["design"]["predicted_width"] = d.expected_after
+    out["design"]["seconds"] = design_s
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(pickle.dumps(out))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=20, help="repetitions (ladder noise and outcomes re-drawn)")
+    ap.add_argument("--draws", type=int, default=500, help="posterior draws (and tuning steps) per chain")
+    args = ap.parse_args()
+    t0 = time.time()
+    law = bm.get_law(LAW)
+    truth = law.published()
+    truth_plan = bm.plan(bm.Fit.from_params(LAW, truth), TARGET)
+    reps = []
+    for r in range(args.reps):
+        reps.append(one_rep(r, args.draws, truth, truth_plan))
+        rr = reps[-1]
+        print(
+            f"rep {r:2d}: width before {rr['before']['width']:.3f}; after design {rr['design']['width']:.3f} "
+            f"(predicted {rr['design']['predicted_width']:.3f}, {rr['design']['runs']} runs), next rung "
+            f"{rr['next_rung']['width']:.3f}, random {rr['random']['width']:.3f}",
+            flush=True,
+        )
+    strategies = ("before", "design", "next_rung", "random")
+    summary = {}
+    for s in strategies:
+        w = np.array([r[s]["width"] for r in reps])
+        g = np.array([r[s]["regret"] for r in reps])
+        summary[s] = {
+            "width_90_log_n_star_mean": float(w.mean()),
+            "width_90_log_n_star_median": float(np.median(w)),
+            "regret_mean": float(g.mean()),
+            "regret_median": float(np.median(g)),
+            "runs_mean": float(np.mean([r[s].get("runs", 0) for r in reps])),
+            "flops_mean": float(np.mean([r[s].get("flops", 0.0) for r in reps])),
+            "max_r_hat": float(np.max([r[s]["r_hat"] for r in reps])),
+            "divergences_total": int(np.sum([r[s]["divergences"] for r in reps])),
+        }
+    pred = np.array([r["design"]["predicted_width"] for r in reps])
+    real = np.array([r["design"]["width"] for r in reps])
+    before = np.array([r["before"]["width"] for r in reps])
+    rung = np.array([r["next_rung"]["width"] for r in reps])
+    result = {
+        "law": LAW,
+        "truth": truth,
+        "target_budget": TARGET,
+        "ladder_budgets": LADDER,
+        "spend_flops": SPEND,
+        "noise_sd_log_loss": NOISE,
+        "reps": args.reps,
+        "draws_per_chain": args.draws,
+        "summary": summary,
+        "design_vs_next_rung_width_ratio_mean": float(np.mean(real / rung)),
+        "design_narrower_than_rung_share": float(np.mean(real < rung)),
+        "predicted_vs_realised": {
+            "predicted_reduction_mean": float(np.mean(before - pred)),
+            "realised_reduction_mean": float(np.mean(before - real)),
+            "correlation_of_reductions": float(np.corrcoef(before - pred, before - real)[0, 1]),
+            "median_abs_error_of_predicted_width": float(np.median(np.abs(pred - real))),
+        },
+        "design_seconds_mean": float(np.mean([r["design"]["seconds"] for r in reps])),
+        "seconds": round(time.time() - t0, 1),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(OUT) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        json.dumps(
+            {k: result[k] for k in ("summary", "design_vs_next_rung_width_ratio_mean", "predicted_vs_realised")},
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
