@@ -28,7 +28,7 @@ NO_DATA = bm.Law.from_dict(
 def _fit(law, runs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return bm.fit(law, runs, draws=200, tune=300, chains=2, progressbar=False)
+        return bm.fit(law, runs, draws=200, tune=300, chains=2, progressbar=False, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +115,10 @@ def test_reloo_refit_agrees_with_psis_where_k_is_small(fits, monkeypatch):
 
     real_loo = az.loo
 
-    def flag_run_i(idata, **kw):  # pretend run i has a high Pareto k in the first fit only
+    def flag_run_i(idata, **kw):  # pretend run i alone has a high Pareto k in the first fit
         out = real_loo(idata, **kw)
         if idata is f.idata:
+            out.pareto_k.values[:] = 0.0
             out.pareto_k.values[i] = 1.5
         return out
 
@@ -144,3 +145,23 @@ def test_backtest_passes_per_law_settings_to_its_fit(chinchilla_runs, monkeypatc
     with pytest.raises(Stop):
         backtest({"c": {"law": "chinchilla", "target_accept": 0.97}}, runs, "compute:0.7", draws=10)
     assert seen["chinchilla"]["target_accept"] == 0.97 and seen["chinchilla"]["draws"] == 10
+
+
+def test_refit_cap_takes_the_least_reliable_runs_first(fits, monkeypatch):
+    import arviz as az
+
+    f = fits["chinchilla"]
+    real_loo = az.loo
+
+    def flag_two(idata, **kw):  # runs 3 (k 0.9) and 40 (k 1.5) flagged; the cap allows one refit
+        out = real_loo(idata, **kw)
+        if idata is f.idata:
+            out.pareto_k.values[:] = 0.0
+            out.pareto_k.values[3], out.pareto_k.values[40] = 0.9, 1.5
+        return out
+
+    monkeypatch.setattr(az, "loo", flag_two)
+    c = compare(fits, refit_flagged=True, max_refits=1)
+    assert c.refitted["chinchilla"] == [40]
+    assert c.pareto_k["chinchilla"][3] == 0.9  # left flagged, and said so
+    assert any(m.startswith("chinchilla") and "rows 3" in m for m in c.messages)

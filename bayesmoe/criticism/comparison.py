@@ -162,7 +162,8 @@ def compare(
         k = np.asarray(loo.pareto_k).reshape(-1)
         bad = np.flatnonzero(k > PARETO_K_MAX)
         if len(bad) and refit_flagged:
-            todo, later = bad[:max_refits], bad[max_refits:]
+            worst_first = bad[np.argsort(-k[bad], kind="stable")]  # the cap keeps the least reliable runs
+            todo, later = np.sort(worst_first[:max_refits]), worst_first[max_refits:]
             # az.reloo refits every run above the threshold: hide those beyond the cap from it
             k_orig = k.copy()
             loo.pareto_k.values[later] = 0.0
