@@ -8,7 +8,8 @@ around the 20-tokens-per-parameter guess), fits it, and spends the same FLOPs th
     width of log N* at the target budget (preposterior importance reweighting);
 (b) the next iso-FLOP rung: five runs at the next budget, centred on the current posterior
     median of N* there, at x1/4 ... x4 - what a scaling study does by habit;
-(c) random candidates from the same grid as (a), added until the spend is used.
+(c) random candidates from the same grid as (a), added until the spend is used;
+and (a) again with half the spend, for the goal's other form (the rung's width at half its FLOPs).
 
 Each choice is simulated from the truth (same noise), the law is refitted on ladder + new runs,
 and the benchmark reports the width of the 90 % interval of log N*(target) and the regret of the
@@ -102,6 +103,7 @@ def one_rep(rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
     t = time.time()
     d = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND, seed=rep)
     design_s = time.time() - t
+    half = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND / 2, seed=rep)
     # the next rung, centred on today's estimate of N* at that budget
     centre = bm.plan(f0, RUNG).decision["N"]
     rung = pd.DataFrame([{"N": centre * k, "D": RUNG / (6 * centre * k)} for k in np.geomspace(0.25, 4, 5)])
@@ -113,7 +115,8 @@ def one_rep(rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
             picks.append(i)
             left -= c
     random = cand.iloc[picks]
-    for name, rows in (("design", d.chosen[["N", "D"]]), ("next_rung", rung), ("random", random)):
+    chosen = (("design", d.chosen[["N", "D"]]), ("design_half_spend", half.chosen[["N", "D"]]))
+    for name, rows in (*chosen, ("next_rung", rung), ("random", random)):
         if rows.empty:
             out[name] = {**out["before"], "runs": 0, "flops": 0.0}
             continue
@@ -147,11 +150,12 @@ def main() -> None:
         rr = reps[-1]
         print(
             f"rep {r:2d}: width before {rr['before']['width']:.3f}; after design {rr['design']['width']:.3f} "
-            f"(predicted {rr['design']['predicted_width']:.3f}, {rr['design']['runs']} runs), next rung "
+            f"(predicted {rr['design']['predicted_width']:.3f}, {rr['design']['runs']} runs; half spend "
+            f"{rr['design_half_spend']['width']:.3f}), next rung "
             f"{rr['next_rung']['width']:.3f}, random {rr['random']['width']:.3f}",
             flush=True,
         )
-    strategies = ("before", "design", "next_rung", "random")
+    strategies = ("before", "design", "design_half_spend", "next_rung", "random")
     summary = {}
     for s in strategies:
         w = np.array([r[s]["width"] for r in reps])
@@ -182,6 +186,9 @@ def main() -> None:
         "summary": summary,
         "design_vs_next_rung_width_ratio_mean": float(np.mean(real / rung)),
         "design_narrower_than_rung_share": float(np.mean(real < rung)),
+        "design_half_spend_vs_next_rung_width_ratio_mean": float(
+            np.mean([r["design_half_spend"]["width"] for r in reps] / rung)
+        ),
         "predicted_vs_realised": {
             "predicted_reduction_mean": float(np.mean(before - pred)),
             "realised_reduction_mean": float(np.mean(before - real)),
