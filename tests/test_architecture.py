@@ -9,7 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "bayesmoe"
-BASE = {"errors", "config", "intervals", "rowstats", "files", "interrupt", "progress", "_optional", "_resources", "_version"}
+BASE = {
+    "errors",
+    "config",
+    "intervals",
+    "rowstats",
+    "files",
+    "interrupt",
+    "progress",
+    "_optional",
+    "_resources",
+    "_version",
+}
 STAGES = ["runs", "laws", "inference", "decisions", "criticism", "viz", "<root>", "cli"]
 MAX_LINES = 400
 

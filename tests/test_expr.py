@@ -62,3 +62,20 @@ def test_sum_and_product_split():
 
 def test_latex_names_greek_letters():
     assert r"\alpha" in expr.to_latex(expr.parse("A * N**(-alpha)"))
+
+
+def test_hoist_moves_subtrees_free_of_the_varying_names_out_and_keeps_the_value():
+    import numpy as np
+
+    from bayesmoe.laws import expr
+    from bayesmoe.laws.catalogue import get_law
+
+    law = get_law("zhao2025")
+    env = {**law.constants, **law.published(), "N": 3e10, "D": 1e12, "N_a": 2e9, "G": 8.0, "S": 0.25}
+    tree, bindings = expr.hoist(law.loss_tree, {"N_a"})
+    assert bindings and all("N_a" not in expr.symbols(b) for b in bindings.values())
+    assert "N_a" in expr.symbols(tree) and not expr.symbols(tree) & {"D", "G", "S"}
+    hoisted = {k: expr.evaluate(b, env) for k, b in bindings.items()}
+    assert np.isclose(expr.evaluate(tree, {**env, **hoisted}), expr.evaluate(law.loss_tree, env), rtol=1e-14)
+    whole, b2 = expr.hoist(law.loss_tree, set())  # nothing varies: one binding, the whole law
+    assert list(b2.values()) == [law.loss_tree] and isinstance(whole, expr.Sym)

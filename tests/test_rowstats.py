@@ -43,3 +43,13 @@ def test_non_finite_rows_propagate_as_numpy_does():
 def test_any_table_and_levels(v, qs):
     _, q = row_mean_quantiles(v, qs)
     np.testing.assert_allclose(q, np.quantile(v, qs, axis=1), rtol=1e-12, atol=1e-9)
+
+
+def test_overwrite_input_gives_the_same_numbers_and_rearranges_only_rows():
+    v = np.random.default_rng(3).random((600, 500))
+    ref_mean, ref_q = row_mean_quantiles(v, (0.05, 0.5, 0.95))
+    w = v.copy()
+    mean, q = row_mean_quantiles(w, (0.05, 0.5, 0.95), overwrite_input=True)
+    np.testing.assert_array_equal(q, ref_q)
+    np.testing.assert_allclose(mean, ref_mean)
+    np.testing.assert_array_equal(np.sort(w, axis=1), np.sort(v, axis=1))  # each row keeps its values

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -252,16 +254,31 @@ def _numpy_surface(
     rest = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     step = max(1, max_elements // (n_draws * rest)) if shape else 1
     n_first = shape[0] if shape else 1
+    # subexpressions free of the blocked (first) axis are computed once, not once per block
+    blocked = {k for k, v in x.items() if shape and dims[0] in v.dims}
+    tree, bindings = expr.hoist(law.loss_tree, blocked)
+    env = {**law.constants, **params, **{k: v for k, v in axes.items() if k not in blocked}}
+    env.update({name: expr.evaluate(sub, env) for name, sub in bindings.items()})
     mean = np.empty(int(np.prod(shape)) if shape else 1)
     qs = np.empty((len(quantiles), mean.size))
-    for start in range(0, n_first, step):
+
+    def block(start: int) -> None:
         stop = min(start + step, n_first)
-        block = {k: (v[start:stop] if shape and v.shape[0] > 1 else v) for k, v in axes.items()}
-        values = law.loss_fn(params, block)
+        values = expr.evaluate(tree, {**env, **{k: axes[k][start:stop] for k in blocked}})
         block_shape = (*((stop - start, *shape[1:]) if shape else ()), n_draws)
+        fresh = np.shape(values) == block_shape  # a temporary of the block's own: partition it in place
         values = np.broadcast_to(values, block_shape).reshape(-1, n_draws)
         sl = slice(start * rest, stop * rest)
-        mean[sl], qs[:, sl] = row_mean_quantiles(values, quantiles)
+        mean[sl], qs[:, sl] = row_mean_quantiles(values, quantiles, overwrite_input=fresh, threads=1)
+
+    starts = range(0, n_first, step)
+    workers = min(len(starts), os.cpu_count() or 1)
+    if workers > 1:  # NumPy releases the GIL: blocks are evaluated and reduced on all cores
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(block, starts))
+    else:
+        for start in starts:
+            block(start)
     return mean, qs
 
 

@@ -254,6 +254,33 @@ def _eval(node: Node, env: Mapping[str, Any], ns: Namespace) -> Any:
     return ns[node.func](*(_eval(a, env, ns) for a in node.args))
 
 
+def hoist(node: Node, varying: set[str]) -> tuple[Node, dict[str, Node]]:
+    """Split ``node`` into a tree over ``varying`` names and the largest subtrees free of them.
+
+    Returns the rewritten tree, in which each such subtree is replaced by a symbol ``_hoisted<i>``,
+    and those subtrees by symbol: evaluate them once and pass their values in the environment
+    of every evaluation over the varying names (e.g. a surface evaluated block by block).
+    """
+    bindings: dict[str, Node] = {}
+
+    def walk(n: Node) -> Node:
+        if not (symbols(n) & varying):
+            if isinstance(n, Num | Sym):
+                return n
+            name = f"_hoisted{len(bindings)}"
+            bindings[name] = n
+            return Sym(name)
+        if isinstance(n, Neg):
+            return Neg(walk(n.arg))
+        if isinstance(n, Bin):
+            return Bin(n.op, walk(n.left), walk(n.right))
+        if isinstance(n, Call):
+            return Call(n.func, tuple(walk(a) for a in n.args))
+        return n
+
+    return walk(node), bindings
+
+
 def to_text(node: Node) -> str:
     """Render the tree back to formula text (fully parenthesised where needed)."""
     if isinstance(node, Num):
