@@ -66,7 +66,7 @@ def test_readme_python_blocks_run_as_written(tmp_path):
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert (tmp_path / "clark.nc").is_file()
+    assert (tmp_path / "clark.nc").is_file() and "decision:" in (tmp_path / "plan.yaml").read_text()
 
 
 def test_missing_extra_names_it(monkeypatch):

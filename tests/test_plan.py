@@ -193,6 +193,8 @@ def test_cli_plan_json(chinchilla_fit, tmp_path):
     assert payload["risk"] == "cvar90" and "N" in payload["summary"] and "a_exp" in payload["law_optima"]
     r = CliRunner().invoke(main, ["plan", str(path), "--budget", "10"])
     assert r.exit_code == 2 and "no feasible model" in r.stderr
+    r = CliRunner().invoke(main, ["plan", str(path), "--budget", "1e21", "--out", str(tmp_path / "p.yaml")])
+    assert r.exit_code == 0 and "budget: 1.0e+21" in (tmp_path / "p.yaml").read_text()
 
 
 def test_wan_pipeline_carries_intervals_from_curves_to_power_law():
@@ -298,3 +300,18 @@ def test_plan_on_a_fit_that_failed_its_checks_says_so(chinchilla_runs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SamplingWarning)
         plan(fixed, 1e22)
+
+
+@pytest.mark.parametrize("name", ["plan.json", "plan.yaml"])
+def test_plan_exports_to_json_and_yaml_and_reads_back(chinchilla_fit, tmp_path, name):
+    import yaml
+
+    p = plan(chinchilla_fit, 1e22, max_total_params=5e10)
+    out = p.export(tmp_path / name)
+    back = json.loads(out.read_text()) if name.endswith(".json") else yaml.safe_load(out.read_text())
+    assert back["budget"] == 1e22 and back["decision"]["N"] == pytest.approx(p.decision["N"], rel=1e-12)
+    assert back["decision_loss_90"] == pytest.approx([float(v) for v in p.to_dict()["decision_loss_90"]])
+    assert back["units"]["N"] == "parameters" and back["p_decision_near_optimal"] == p.near_optimal_probability
+    assert list(tmp_path.iterdir()) == [out]  # nothing half-written beside it
+    with pytest.raises(PlanError, match=r"use a \.json, \.yaml"):
+        p.export(tmp_path / "plan.txt")

@@ -28,6 +28,13 @@ from bayesmoe.cli.app import emit_json, main, pairs, progress
 @click.option("--target-loss", type=float, default=None, help="Also find the smallest budget reaching this loss.")
 @click.option("--probability", type=float, default=0.9, show_default=True, help="Confidence for --target-loss.")
 @click.option("--group", default=None, help="Plan with one group's parameters.")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the plan to this .json or .yaml file (decision, intervals, extrapolation, notes).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def plan_cmd(
     fit_path: str,
@@ -42,6 +49,7 @@ def plan_cmd(
     target_loss: float | None,
     probability: float,
     group: str | None,
+    out_path: str | None,
     as_json: bool,
 ) -> None:
     """Plan a run of --budget FLOPs: per-draw optima, the decision, and its uncertainty.
@@ -50,6 +58,7 @@ def plan_cmd(
     Examples:
       bayesmoe plan fit.nc --budget 1e22
       bayesmoe plan zhao.nc --budget 1e22 --max-total-params 1e11 --risk cvar90 --target-loss 2.2
+      bayesmoe plan fit.nc --budget 1e22 --out plan.yaml
     """
     import bayesmoe as bm
     from bayesmoe.decisions import budget_for_target, plan
@@ -64,7 +73,13 @@ def plan_cmd(
         attention_flops=attention_flops,
         group=group,
     )
+    if out_path is not None:
+        from bayesmoe.files import check_output
+
+        check_output(out_path)  # before the search: a bad path fails at once
     p = plan(f, budget, risk=risk, price_per_billion_active=price, **kw)
+    if out_path is not None:
+        p.export(out_path)
     opt = optima(f, group=group)
     payload = p.to_dict()
     payload["law_optima"] = summarize_optima(opt).to_dict(orient="index") if opt.data_vars else {}

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import html
+import json
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesmoe._version import __version__
 from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.decisions.mixture import Stacked, label
 from bayesmoe.decisions.search import (
@@ -27,6 +31,7 @@ from bayesmoe.decisions.search import (
     per_draw_optima,
 )
 from bayesmoe.errors import PlanError, SamplingWarning
+from bayesmoe.files import atomic_path, check_output
 from bayesmoe.intervals import eti, median_eti
 from bayesmoe.laws import observation
 from bayesmoe.runs.columns import UNITS
@@ -74,6 +79,26 @@ class Plan:
             "notes": self.notes,
             "group": self.group,
         }
+
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` (decision, 90 % intervals, P(near-optimal), extrapolation, notes)
+        as JSON or YAML, chosen by the file's extension, atomically; returns the path."""
+        out = Path(path)
+        kind = out.suffix.lower()
+        if kind not in (".json", ".yaml", ".yml"):
+            raise PlanError(f"cannot export a plan to {out}: use a .json, .yaml or .yml file name")
+        payload = {"bayesmoe": __version__, "units": {k: UNITS.get(k, "") for k in self.decision}, **self.to_dict()}
+        payload = json.loads(json.dumps(payload, default=float))  # plain types (numpy scalars become floats)
+        if kind == ".json":
+            text = json.dumps(payload, indent=2) + "\n"
+        else:
+            import yaml
+
+            text = yaml.safe_dump(payload, sort_keys=False)
+        check_output(out)
+        with atomic_path(out) as tmp:
+            tmp.write_text(text)
+        return out
 
     def __repr__(self) -> str:
         notes = "".join(f"\nnote: {n}" for n in self.notes)
