@@ -46,6 +46,7 @@ _EXPORTS = {
     "fit": "bayesmoe.inference",
     "identifiability": "bayesmoe.inference",
     "load": "bayesmoe.inference",
+    "new_group_priors": "bayesmoe.inference",
     "Plan": "bayesmoe.decisions",
     "budget_for_target": "bayesmoe.decisions",
     "near_optimal_band": "bayesmoe.decisions",
@@ -99,6 +100,7 @@ __all__ = [
     "load",
     "load_runs",
     "near_optimal_band",
+    "new_group_priors",
     "optima",
     "plan",
     "plan_sweep",
@@ -156,6 +158,6 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         RunsError,
         SamplingWarning,
     )
-    from bayesmoe.inference import Fit, fit, identifiability, load
+    from bayesmoe.inference import Fit, fit, identifiability, load, new_group_priors
     from bayesmoe.laws import Law, Prior, get_law, list_laws, register_law, simulate
     from bayesmoe.runs import Runs, datasets, load_runs

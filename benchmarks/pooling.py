@@ -1,0 +1,136 @@
+"""Pooling across sweeps: do exponents learned from other sweeps make a new sweep's
+extrapolation more honest than the catalogue's default priors?
+
+For each bundled sweep the Chinchilla form applies to (Gadre et al. per corpus, Farseer), the
+law is fitted hierarchically to the *other* sweeps (sweep = group, every parameter per sweep
+around a population value with a learned spread), and the predictive distribution of a *new*
+sweep's exponents alpha and beta (population value plus a fresh group offset, draw by draw) is
+summarised as LogNormal priors. The held-out sweep is then backtested - fit on its cheapest
+50 / 60 / 70 % by compute, score the rest - with those derived priors and with the defaults.
+E, A and B stay at their defaults: they carry each sweep's loss unit and tokenizer.
+
+Run: python benchmarks/pooling.py [--draws 500]
+Writes benchmarks/results/pooling.json (summary); fits are cached in the ignored benchmarks/cache/pooling/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import bayesmoe as bm
+from bayesmoe.files import atomic_path
+from bayesmoe.inference.pooling import new_group_draws
+
+LAW = "chinchilla"
+EXPONENTS = ("alpha", "beta")
+SPLITS = (0.5, 0.6, 0.7)
+SCORES = ("coverage_50", "coverage_90", "interval_score_90", "crps", "median_rel_error")
+CACHE = Path(__file__).parent / "cache" / "pooling"
+OUT = Path(__file__).parent / "results" / "pooling.json"
+
+
+def sweeps() -> dict[str, pd.DataFrame]:
+    out = {f"gadre2024/{c}": bm.datasets.gadre2024(corpus=c).df for c in ("c4_original", "rpj", "rw_original")}
+    out["farseer2025"] = bm.datasets.farseer2025().df
+    return {k: v[["N", "D", "loss"]] for k, v in out.items()}
+
+
+def cached(key: str, make):
+    path = CACHE / f"{key.replace('/', '_')}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    value = make()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(pickle.dumps(value))
+    return value
+
+
+def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int) -> dict:
+    """LogNormal priors for a new sweep's exponents from a hierarchical fit to ``others``."""
+    table = pd.concat([df.assign(sweep=name) for name, df in others.items()], ignore_index=True)
+    law = bm.get_law(LAW)
+    f = bm.fit(
+        LAW,
+        bm.load_runs(table),
+        groups="sweep",
+        pooled=list(law.params),
+        draws=draws,
+        tune=2 * draws,
+        target_accept=0.99,
+        progressbar=False,
+        seed=seed,
+        warn=False,
+    )
+    post = f.idata.posterior
+    priors = bm.new_group_priors(f, EXPONENTS, family="LogNormal", seed=seed)  # a new sweep's exponents
+    out = {p: str(priors[p]) for p in EXPONENTS}
+    spread = {}
+    for p in EXPONENTS:
+        new = new_group_draws(f, p, seed=seed)
+        spread[p] = {
+            "new_sweep_median": float(np.median(new)),
+            "new_sweep_90": [float(v) for v in np.quantile(new, [0.05, 0.95])],
+            "per_sweep_median": {
+                g: float(np.median(post[f"{p}_group"].sel(group=g).values)) for g in post["group"].values
+            },
+        }
+    d = f.diagnostics()
+    checks = {"max_r_hat": d.max_r_hat, "divergences": d.divergences, "min_ess_bulk": d.min_ess_bulk}
+    return {"priors": out, "spread": spread, "checks": checks}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--draws", type=int, default=500, help="posterior draws per chain of every fit")
+    args = ap.parse_args()
+    t0 = time.time()
+    data = sweeps()
+    result: dict = {"law": LAW, "splits": SPLITS, "draws_per_chain": args.draws, "held_out": {}}
+    pooled_rows: dict[str, list] = {"default priors": [], "pooled priors": []}
+    for held, df in data.items():
+        others = {k: v for k, v in data.items() if k != held}
+        pri = cached(f"priors-{held}-{args.draws}", lambda others=others: derived_priors(others, args.draws, 0))
+        print(f"{held}: priors from the other sweeps {pri['priors']} (checks {pri['checks']})", flush=True)
+        entry = {"derived": pri, "splits": {}}
+        for frac in SPLITS:
+            laws = {"default priors": {"law": LAW}, "pooled priors": {"law": LAW, "priors": pri["priors"]}}
+
+            def run(laws=laws, frac=frac, df=df):
+                bt = bm.backtest(
+                    laws, bm.load_runs(df), f"compute:{frac}", baseline=False, draws=args.draws, warn=False
+                )
+                return bt.table.assign(n_test=bt.n_test)
+
+            table = cached(f"bt-{held}-{frac}-{args.draws}", run)
+            entry["splits"][str(frac)] = table[[*SCORES, "n_test", "max_r_hat", "divergences"]].to_dict(orient="index")
+            for name in pooled_rows:
+                pooled_rows[name].append(table.loc[f"{name} (Bayes)" if f"{name} (Bayes)" in table.index else name])
+            print(f"  {frac}: " + table[list(SCORES)].round(4).to_string().replace("\n", "\n    "), flush=True)
+        result["held_out"][held] = entry
+    summary = {}
+    for name, rows in pooled_rows.items():
+        t = pd.DataFrame(rows)
+        w = t["n_test"].to_numpy(float)
+        summary[name] = {s: float(np.average(t[s].to_numpy(float), weights=w)) for s in SCORES} | {
+            "n_runs": int(w.sum())
+        }
+    result["pooled_over_held_out_sweeps"] = summary
+    result["seconds"] = round(time.time() - t0, 1)
+    result["machine"] = platform.platform()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(OUT) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
