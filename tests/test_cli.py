@@ -177,3 +177,13 @@ def test_design_command_chooses_runs_within_the_spend(tmp_path, chinchilla_fit):
         "design", str(fit_path), "--budget", "1e23", "--candidates", str(tmp_path / "bad.csv"), "--spend", "2e20"
     )
     assert code != 0 and "lack input" in (out + err) and "Traceback" not in (out + err)
+    code, out, err = run(
+        "report", str(fit_path), "--out", str(tmp_path / "r.html"), "--candidates", str(tmp_path / "grid.csv")
+    )
+    assert code == 2 and "--candidates needs --budget" in (out + err) and not (tmp_path / "r.html").exists()
+    code, out, _ = run(
+        "report", str(fit_path), "--out", str(tmp_path / "r.html"), "--budget", "1e23",
+        "--candidates", str(tmp_path / "grid.csv"), "--spend", "2e20",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "Which runs to train next" in (tmp_path / "r.html").read_text()

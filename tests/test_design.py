@@ -39,3 +39,20 @@ def test_regret_target_and_bad_requests(chinchilla_fit, candidates):
         design(chinchilla_fit, budget=1e23, candidates=candidates, spend=1e15)
     with pytest.raises(PlanError, match="positive"):
         design(chinchilla_fit, budget=1e23, candidates=candidates, spend=-1)
+
+
+def test_design_plot_marks_the_chosen_runs_and_the_report_has_the_section(chinchilla_fit, candidates):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesmoe.viz import build_report, plot_design
+
+    d = design(chinchilla_fit, budget=1e23, candidates=candidates, spend=3e20, draws=300, simulations=16)
+    ax = plot_design(d, fit=chinchilla_fit)
+    by_label = {c.get_label(): c.get_offsets() for c in ax.collections}
+    np.testing.assert_allclose(by_label["chosen"], d.chosen[["N", "D"]].to_numpy())
+    assert len(by_label["candidates"]) == len(d.ranking)
+    assert [t.get_text() for t in ax.texts] == [str(i) for i in range(1, len(d.chosen) + 1)]
+    assert "parameters" in ax.get_xlabel() and "tokens" in ax.get_ylabel()
+    html = build_report(chinchilla_fit, design=d)
+    assert "Which runs to train next" in html and html.count("<img") >= 2

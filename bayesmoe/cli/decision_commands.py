@@ -324,18 +324,41 @@ def calibrate_cmd(
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option("--budget", type=float, default=None, help="Include a plan for this budget (FLOPs).")
 @click.option("--max-total-params", type=float, default=None, help="Memory limit on N for the report's plan.")
-def report_cmd(fit_path: str, out: str, budget: float | None, max_total_params: float | None) -> None:
+@click.option(
+    "--candidates",
+    "candidates_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="CSV of candidate runs: adds a section on which to train next (needs --budget and --spend).",
+)
+@click.option("--spend", type=float, default=None, help="FLOPs available for the candidate runs, in total.")
+def report_cmd(
+    fit_path: str,
+    out: str,
+    budget: float | None,
+    max_total_params: float | None,
+    candidates_path: str | None,
+    spend: float | None,
+) -> None:
     """Write a self-contained HTML report (figures embedded) for a saved fit.
 
     \b
     Example:
       bayesmoe report fit.nc --out report.html --budget 1e22
+      bayesmoe report fit.nc --out report.html --budget 1e23 --candidates grid.csv --spend 5e20
     """
     import bayesmoe as bm
     from bayesmoe.files import check_output
+    from bayesmoe.runs.table import read_table
     from bayesmoe.viz.report import write_report
 
+    if candidates_path is not None and (budget is None or spend is None):
+        raise click.UsageError("--candidates needs --budget (the decision to sharpen) and --spend (FLOPs for new runs)")
     check_output(out)  # before loading and drawing: a bad path costs nothing
     f = bm.load(fit_path)
-    path = write_report(f, out, budget, **({"max_total_params": max_total_params} if max_total_params else {}))
+    limits = {"max_total_params": max_total_params} if max_total_params else {}
+    d = None
+    if candidates_path is not None:
+        d = bm.design(f, budget=budget, candidates=read_table(candidates_path), spend=spend, **limits)
+    path = write_report(f, out, budget, design=d, **limits)
     click.echo(f"Wrote {path}")

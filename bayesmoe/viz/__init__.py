@@ -7,6 +7,7 @@ Public surface: the ``plot_*`` functions of :mod:`bayesmoe.viz.plots` and
 from bayesmoe.viz.plots import (
     plot_backtest,
     plot_comparison,
+    plot_design,
     plot_diagnostics,
     plot_extrapolation,
     plot_isoflop,
@@ -23,6 +24,7 @@ __all__ = [
     "build_report",
     "plot_backtest",
     "plot_comparison",
+    "plot_design",
     "plot_diagnostics",
     "plot_extrapolation",
     "plot_isoflop",

@@ -304,6 +304,36 @@ def plot_backtest(backtest: Any, *, ax: Any = None) -> Any:
     return ax
 
 
+def plot_design(design: Any, *, fit: Any = None, x: str | None = None, y: str | None = None, ax: Any = None) -> Any:
+    """Candidate runs in the plane of two inputs, coloured by expected reduction of the design
+    target per 1e18 FLOPs (each on its own); the chosen runs numbered in the order chosen, the
+    training runs of ``fit`` in grey."""
+    ax = _ax(ax, figsize=(6, 4.5))
+    rank, chosen = design.ranking, design.chosen
+    sizes = [k for k in ("N", "N_a", "D", "M", "G", "E") if k in rank.columns]
+    if not (x and y) and len(sizes) < 2:
+        raise ValueError(f"plot_design needs two inputs to place candidates; the candidates have {sizes}")
+    x, y = x or sizes[0], y or sizes[1]
+    if fit is not None:
+        ax.scatter(fit.runs.df[x], fit.runs.df[y], s=10, color="0.6", label="training runs", zorder=1)
+    pts = ax.scatter(
+        rank[x], rank[y], c=rank["reduction_per_1e18_flops"], cmap="viridis", s=28, zorder=2, label="candidates"
+    )
+    ax.figure.colorbar(pts, ax=ax, label=f"expected reduction of {design.target} per 1e18 FLOPs")
+    ax.scatter(chosen[x], chosen[y], s=120, facecolor="none", edgecolor="C3", lw=1.5, zorder=3, label="chosen")
+    for i, (cx, cy) in enumerate(zip(chosen[x], chosen[y], strict=True), start=1):
+        ax.annotate(str(i), (cx, cy), xytext=(5, 5), textcoords="offset points", color="C3", fontsize=9)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=_label(x),
+        ylabel=_label(y),
+        title=f"runs to train next for C = {design.budget:.3g} FLOPs ({len(chosen)} chosen)",
+    )
+    ax.legend(fontsize=8)
+    return ax
+
+
 def plot_diagnostics(fit: Any, var_names: Sequence[str] | None = None, *, kind: str = "rank") -> Any:
     """Trace / rank plots of the law's parameters (ArviZ)."""
     import arviz as az

@@ -43,8 +43,9 @@ def _figure(title: str, draw: Any) -> str:
         return f"<h3>{html.escape(title)}</h3><p class='note'>Not drawn: {html.escape(str(exc))}</p>"
 
 
-def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> str:
-    """The report as an HTML string."""
+def build_report(fit: Any, budget: float | None = None, *, design: Any = None, **plan_kwargs: Any) -> str:
+    """The report as an HTML string; ``design`` (from :func:`bayesmoe.design`) adds a section
+    on which runs to train next."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,6 +110,9 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
         else:
             caveat = "The plan stays within the range of the data."
         parts.append(f"<h2>Caveats</h2><p>{html.escape(caveat)}</p>")
+    if design is not None:
+        parts.append("<h2>Which runs to train next</h2><div class='plan'>" + design._repr_html_() + "</div>")
+        parts.append(_figure("Candidate runs and the design's choice", lambda: plots.plot_design(design, fit=fit)))
     style = (
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
@@ -122,9 +126,11 @@ def build_report(fit: Any, budget: float | None = None, **plan_kwargs: Any) -> s
     return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>bayesmoe: {html.escape(law.name)}</title>{style}</head><body>{''.join(parts)}{check}</body></html>"
 
 
-def write_report(fit: Any, path: str | os.PathLike, budget: float | None = None, **plan_kwargs: Any) -> Path:
+def write_report(
+    fit: Any, path: str | os.PathLike, budget: float | None = None, *, design: Any = None, **plan_kwargs: Any
+) -> Path:
     """Write the report atomically to ``path``."""
-    text = build_report(fit, budget, **plan_kwargs)
+    text = build_report(fit, budget, design=design, **plan_kwargs)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
