@@ -48,13 +48,13 @@ def new_group_priors(
     Check ``fit.diagnostics()`` first: a pooled fit that did not converge gives priors that do
     not summarise the evidence.
     """
+    if family not in (None, "LogNormal", "Normal"):
+        raise FitError(f"family must be None, 'LogNormal' or 'Normal', got {family!r}")
     names = list(fit.pooled if params is None else params)
     out: dict[str, Prior] = {}
     for name in names:
         draws = new_group_draws(fit, name, seed=seed)
         support = fit.priors[name].support
-        if family not in (None, "LogNormal", "Normal"):
-            raise FitError(f"family must be None, 'LogNormal' or 'Normal', got {family!r}")
         if family == "LogNormal" and draws.min() <= 0:
             raise FitError(f"{name!r} has non-positive draws: a LogNormal prior cannot describe it")
         if family == "LogNormal" or (family is None and support == "positive"):
