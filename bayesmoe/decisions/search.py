@@ -3,9 +3,9 @@ optimum, and the decision minimising a risk over all draws.
 
 Budget accounting is :mod:`bayesmoe.runs.compute`'s ``C = M * D`` with
 ``M = 6 * N_a + attention_flops`` (``N`` for laws without ``N_a``). Sizes are searched in log
-space by a vectorised zoom search (every draw at once: a coarse grid, then six rounds of 4x
-finer local grids around each draw's best cell); discrete inputs (G, S, E) are enumerated
-over candidate lists, alternating with the continuous search.
+space by :mod:`bayesmoe.decisions.compass` (every draw at once); discrete inputs (G, S, E)
+are enumerated over candidate lists in one broadcast evaluation, alternating with the
+continuous search.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesmoe.decisions.compass import coarse_step, predicted_start, zoom
 from bayesmoe.errors import PlanError
 from bayesmoe.runs.compute import active_for_flops_per_token, flops_per_token
 
@@ -83,7 +84,7 @@ class Problem:
         return x
 
     def feasible(self, x: Mapping[str, Any]) -> Any:
-        ok = np.ones(np.shape(x[self.active]), bool)
+        ok = np.ones(np.broadcast_shapes(*(np.shape(v) for v in x.values())), bool)
         lim = self.limits
         if lim.max_total_params is not None:
             ok &= np.asarray(x.get("N", x[self.active])) <= lim.max_total_params * (1 + 1e-12)
@@ -178,34 +179,21 @@ def make_problem(
     )
 
 
-def zoom(
-    objective: Callable[[np.ndarray], np.ndarray],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    rows: int,
-    coarse: int | None = None,
-    local: int = 9,
-    rounds: int = 6,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise ``objective`` (rows x candidates) over a box, for every row at once."""
-    d = len(lo)
-    coarse = coarse or (64 if d == 1 else 16)
-    axes = [np.linspace(lo[j], hi[j], coarse) for j in range(d)]
-    grid = np.array(list(itertools.product(*axes)))  # (m, d)
-    z = np.broadcast_to(grid, (rows, *grid.shape))
-    f = objective(z)
-    best = np.nanargmin(np.where(np.isfinite(f), f, np.inf), axis=1)
-    centre = z[np.arange(rows), best]
-    step = (hi - lo) / (coarse - 1)
-    offsets = np.array(list(itertools.product(*[np.linspace(-1, 1, local)] * d)))  # (k, d)
-    for _ in range(rounds):
-        z = np.clip(centre[:, None, :] + offsets[None] * step, lo, hi)
-        f = objective(z)
-        best = np.argmin(np.where(np.isfinite(f), f, np.inf), axis=1)
-        centre = z[np.arange(rows), best]
-        step = step * 2 / (local - 1)
-    f_best = f[np.arange(rows), best]
-    return centre, f_best
+def draw_cost(
+    problem: Problem, p: Mapping[str, np.ndarray], disc: Mapping[str, Any], price: float
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The objective of each draw's search: loss (plus ``price`` per 1e9 active) at log sizes ``z``
+    for the draws ``rows``; ``disc`` holds each draw's discrete choice, or one shared value."""
+
+    n = len(next(iter(p.values())))
+    per_draw = [k for k, v in disc.items() if np.ndim(v) and len(v) == n and n > 1]
+
+    def cost(z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        pick = {k: v[rows] if k in per_draw else v for k, v in disc.items()}
+        value = problem_loss(problem, {k: v[rows] for k, v in p.items()}, z, pick)
+        return value + price * np.exp(z[..., 0]) / 1e9 if price else value
+
+    return cost
 
 
 def problem_loss(
@@ -221,30 +209,57 @@ def problem_loss(
 def per_draw_optima(
     problem: Problem, params: Mapping[str, np.ndarray], n: int, price: float = 0.0
 ) -> dict[str, np.ndarray]:
-    """Each draw's optimum (coordinate-wise: discrete enumeration, then the zoom search)."""
+    """Each draw's optimum: sizes by the compass search, alternating with the best discrete
+    choice at those sizes until no draw changes its choice (its sizes are then optimal for it).
+
+    With more than 256 draws, the search first runs on 256 evenly spaced ones; every draw then
+    starts from their most common discrete choice and median sizes, with a step covering
+    their spread, so one coarse grid serves all draws.
+    """
     p = {k: np.asarray(v).reshape(n, 1) for k, v in params.items()}
     disc_names = list(problem.discrete)
     combos = list(itertools.product(*problem.discrete.values())) if disc_names else [()]
-    current = {k: np.full((n, 1), problem.discrete[k][len(problem.discrete[k]) // 2]) for k in disc_names}
-
-    def cost(z: np.ndarray, disc: Mapping[str, Any]) -> np.ndarray:
-        value = problem_loss(problem, p, z, disc)
-        return value + price * np.exp(z[..., 0]) / 1e9 if price else value
-
-    # Alternate: sizes for the current discrete choice, then the best discrete choice at those
-    # sizes; stop once no draw changes its choice (the sizes are then optimal for it).
-    z, _ = zoom(lambda zz: cost(zz, current), problem.lo, problem.hi, n)
-    for _ in range(3 if disc_names else 0):
-        zz = z[:, None, :]
-        values = np.stack(
-            [cost(zz, {k: np.full((n, 1), c[i]) for i, k in enumerate(disc_names)})[:, 0] for c in combos], axis=1
-        )
+    table = np.array(combos, float).reshape(len(combos), len(disc_names))  # (K, discrete inputs)
+    if n > 256:
+        sub = np.linspace(0, n - 1, 256).astype(int)
+        first = per_draw_optima(problem, {k: v[sub] for k, v in p.items()}, sub.size, price)
+        common = pd.Series(list(zip(*(first[k] for k in disc_names), strict=True))).mode()[0] if disc_names else ()
+        current = {k: np.full((n, 1), common[j]) for j, k in enumerate(disc_names)}
+        z_sub = np.log(np.column_stack([first[k] for k in problem.continuous]))
+        if disc_names:  # the subsample's optima under the common choice, and how far a switch moves them
+            cost_sub = draw_cost(
+                problem, {k: v[sub] for k, v in p.items()}, {k: v[sub] for k, v in current.items()}, price
+            )
+            z_own = z_sub
+            z_sub, _ = zoom(cost_sub, problem.lo, problem.hi, sub.size, start=z_own)
+            spread = 2 * np.quantile(np.abs(z_own - z_sub), 0.95, axis=0)
+            switch_step = np.clip(spread, 4e-3, coarse_step(problem.lo, problem.hi) / 4)
+        start, step = predicted_start(p, sub, z_sub, coarse_step(problem.lo, problem.hi))
+        z, _ = zoom(draw_cost(problem, p, current, price), problem.lo, problem.hi, n, start=start, step=step)
+    else:
+        switch_step = None  # a quarter of the coarse spacing
+        current = {k: np.full((n, 1), problem.discrete[k][len(problem.discrete[k]) // 2]) for k in disc_names}
+        z, _ = zoom(draw_cost(problem, p, current, price), problem.lo, problem.hi, n)
+    chunk = max(1, 2_000_000 // n)  # combinations per broadcast call: bounded memory
+    for _ in range(4 if disc_names else 0):
+        values = np.concatenate(
+            [
+                draw_cost(problem, p, {k: table[i : i + chunk, j][None, :] for j, k in enumerate(disc_names)}, price)(
+                    z[:, None, :], slice(None)
+                )
+                for i in range(0, len(combos), chunk)
+            ],
+            axis=1,
+        )  # (draws, K): every combination at each draw's sizes
         pick = np.argmin(values, axis=1)
-        new = {k: np.array([combos[j][i] for j in pick]).reshape(n, 1) for i, k in enumerate(disc_names)}
-        if all(np.array_equal(new[k], current[k]) for k in disc_names):
+        new = {k: table[pick, j].reshape(n, 1) for j, k in enumerate(disc_names)}
+        changed = np.flatnonzero(np.any([new[k][:, 0] != current[k][:, 0] for k in disc_names], axis=0))
+        if changed.size == 0:
             break
         current = new
-        z, _ = zoom(lambda zz, cur=current: cost(zz, cur), problem.lo, problem.hi, n)
+        sub_p = {k: v[changed] for k, v in p.items()}
+        sub_cost = draw_cost(problem, sub_p, {k: v[changed] for k, v in current.items()}, price)
+        z[changed], _ = zoom(sub_cost, problem.lo, problem.hi, changed.size, start=z[changed], step=switch_step)
     x = problem.inputs(z[:, None, :], current)
     loss = problem_loss(problem, p, z[:, None, :], current)[:, 0]
     if not np.all(np.isfinite(loss)):
@@ -316,11 +331,18 @@ def bayes_decision(
     if disc_names and per_draw is not None:
         seen = pd.Series(list(zip(*(per_draw[k] for k in disc_names), strict=True))).value_counts()
         combos = list(seen[seen >= max(1, 0.01 * n)].index[:8]) or list(seen.index[:1])
+    start = step = None  # from the median optimum over draws (the risk is lowest near it), by their spread
+    if per_draw is not None:
+        z_draws = np.log(np.column_stack([per_draw[k] for k in problem.continuous]))
+        start = np.median(z_draws, axis=0)[None, :]
+        step = np.clip(
+            np.subtract(*np.quantile(z_draws, [0.75, 0.25], axis=0)), 4e-3, coarse_step(problem.lo, problem.hi) / 4
+        )
     best: tuple[float, Any, Any] | None = None
     for c in combos:
         disc = {k: c[i] for i, k in enumerate(disc_names)}
 
-        def objective(z: np.ndarray, disc: Mapping[str, Any] = disc) -> np.ndarray:
+        def objective(z: np.ndarray, rows: Any, disc: Mapping[str, Any] = disc) -> np.ndarray:
             cand = z[0]  # (m, d): one shared candidate list for every draw
             value = np.concatenate(
                 [problem_loss(pr, p, np.broadcast_to(cand, (m, *cand.shape)), disc) for pr, p, m in parts]
@@ -330,7 +352,7 @@ def bayes_decision(
                 r = r + price * np.exp(cand[:, 0]) / 1e9
             return r[None, :]
 
-        z, f = zoom(objective, problem.lo, problem.hi, 1, coarse=32 if len(problem.lo) == 1 else 16, rounds=5)
+        z, f = zoom(objective, problem.lo, problem.hi, 1, start=start, step=step)
         if best is None or f[0] < best[0]:
             best = (float(f[0]), z[0], disc)
     assert best is not None
