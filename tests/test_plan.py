@@ -312,6 +312,8 @@ def test_plan_exports_to_json_and_yaml_and_reads_back(chinchilla_fit, tmp_path, 
     assert back["budget"] == 1e22 and back["decision"]["N"] == pytest.approx(p.decision["N"], rel=1e-12)
     assert back["decision_loss_90"] == pytest.approx([float(v) for v in p.to_dict()["decision_loss_90"]])
     assert back["units"]["N"] == "parameters" and back["p_decision_near_optimal"] == p.near_optimal_probability
+    assert back["architecture"]["n_experts"] == 0  # a dense law: a dense layout of N parameters
+    assert back["architecture"]["N"] == pytest.approx(p.decision["N"], rel=0.02)
     assert list(tmp_path.iterdir()) == [out]  # nothing half-written beside it
     with pytest.raises(PlanError, match=r"use a \.json, \.yaml"):
         p.export(tmp_path / "plan.txt")

@@ -18,6 +18,7 @@ import xarray as xr
 
 from bayesmoe._version import __version__
 from bayesmoe.config import INTERVAL_PROB
+from bayesmoe.decisions.layouts import layout_line, layout_report
 from bayesmoe.decisions.mixture import Stacked, label
 from bayesmoe.decisions.search import (
     NEAR_OPTIMAL,
@@ -64,6 +65,19 @@ class Plan:
         rows["loss"]["decision"] = float(np.mean(dl))
         return pd.DataFrame(rows).T
 
+    def layout(self, **kw: Any) -> dict[str, Any]:
+        """A transformer layout for the decision (hidden size, layers, heads, experts, top-k) with
+        its parameter counts and FLOPs per token; keywords go to
+        :func:`bayesmoe.decisions.layouts.layout_for` (``aspect``, ``head_dim``, ``context``)."""
+        counted = self.problem.attention_flops if self.problem is not None else 0.0
+        return layout_report(self.decision, self.budget, counted, **kw)
+
+    def _layout_or_reason(self) -> dict[str, Any]:
+        try:
+            return self.layout()
+        except PlanError as exc:
+            return {"error": str(exc)}
+
     def to_dict(self) -> dict:
         return {
             "budget": self.budget,
@@ -78,11 +92,13 @@ class Plan:
             "extrapolation": self.extrapolation,
             "notes": self.notes,
             "group": self.group,
+            "architecture": self._layout_or_reason(),
         }
 
     def export(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`to_dict` (decision, 90 % intervals, P(near-optimal), extrapolation, notes)
-        as JSON or YAML, chosen by the file's extension, atomically; returns the path."""
+        """Write :meth:`to_dict` (decision, 90 % intervals, P(near-optimal), extrapolation, notes,
+        the mapped architecture of :meth:`layout`) as JSON or YAML, chosen by the file's
+        extension, atomically; returns the path."""
         out = Path(path)
         kind = out.suffix.lower()
         if kind not in (".json", ".yaml", ".yml"):
@@ -108,6 +124,7 @@ class Plan:
             + self.summary().to_string(float_format=lambda v: f"{v:.4g}")
             + f"\nP(decision within {NEAR_OPTIMAL:.1%} of each draw's optimum) = {self.near_optimal_probability:.2f}"
             + (f"\nextrapolates beyond the largest training run: {far}" if far else "\nwithin the training runs' range")
+            + f"\nlayout: {layout_line(self._layout_or_reason())}"
             + notes
         )
 
@@ -120,6 +137,7 @@ class Plan:
             + self.summary().to_html(float_format="{:.4g}".format)
             + f"<p>P(decision within {NEAR_OPTIMAL:.1%} of each draw's optimum) = {self.near_optimal_probability:.2f}</p>"
             + (f"<p>Extrapolation:</p><ul>{notes}</ul>" if notes else "")
+            + f"<p>Layout: {html.escape(layout_line(self._layout_or_reason()))}</p>"
             + "".join(f"<p><b>Note:</b> {html.escape(n)}</p>" for n in self.notes)
         )
 
