@@ -70,3 +70,28 @@ def test_many_draw_plan_matches_brute_force_per_draw():
         assert (float(got["G"]), float(got["S"])) == best[1][:2]
         assert float(got["N_a"]) == pytest.approx(best[1][2], rel=2e-3)
         assert float(got["N"]) == pytest.approx(n_max, rel=1e-9)
+
+
+def test_draws_whose_warm_start_is_invalid_are_searched_from_the_grid(monkeypatch):
+    # 300 draws (> 256: warm starts); in three of them E < 0 makes the loss invalid (<= 0)
+    # around everyone else's optimum, valid only towards small N or D. Every draw starts at
+    # the common optimum with a small step, so those three see no valid neighbour there.
+    from bayesmoe.decisions import search
+
+    def common_start(p, sub, z_sub, coarse):
+        return np.broadcast_to(np.median(z_sub, axis=0), (300, z_sub.shape[1])), np.full(z_sub.shape[1], 4e-3)
+
+    monkeypatch.setattr(search, "predicted_start", common_start)
+    law = bm.get_law("chinchilla")
+    params = {k: np.full(300, v) for k, v in law.published().items()}
+    params["E"][[10, 150, 290]] = -0.5
+    problem = search.make_problem(law, 1e22, search.Limits(), {}, None, 0.0)
+    out = search.per_draw_optima(problem, params, 300)
+    assert np.all(np.isfinite(out["loss"])) and np.all(out["loss"] > 0)
+    good = np.ones(300, bool)
+    good[[10, 150, 290]] = False
+    assert np.ptp(np.log(out["N"][good])) < 1e-3  # identical draws, one optimum
+    assert np.all(np.abs(np.log(out["N"][~good] / out["N"][0])) > 0.1)  # the others moved away
+    monkeypatch.setattr(search, "regrid", lambda *a, **k: None)
+    with pytest.raises(search.PlanError, match="3 of 300 draws"):
+        search.per_draw_optima(problem, params, 300)

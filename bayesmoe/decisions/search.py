@@ -235,7 +235,8 @@ def per_draw_optima(
             spread = 2 * np.quantile(np.abs(z_own - z_sub), 0.95, axis=0)
             switch_step = np.clip(spread, 4e-3, coarse_step(problem.lo, problem.hi) / 4)
         start, step = predicted_start(p, sub, z_sub, coarse_step(problem.lo, problem.hi))
-        z, _ = zoom(draw_cost(problem, p, current, price), problem.lo, problem.hi, n, start=start, step=step)
+        z, f = zoom(draw_cost(problem, p, current, price), problem.lo, problem.hi, n, start=start, step=step)
+        regrid(problem, p, current, price, z, np.flatnonzero(~np.isfinite(f)))
     else:
         switch_step = None  # a quarter of the coarse spacing
         current = {k: np.full((n, 1), problem.discrete[k][len(problem.discrete[k]) // 2]) for k in disc_names}
@@ -259,7 +260,8 @@ def per_draw_optima(
         current = new
         sub_p = {k: v[changed] for k, v in p.items()}
         sub_cost = draw_cost(problem, sub_p, {k: v[changed] for k, v in current.items()}, price)
-        z[changed], _ = zoom(sub_cost, problem.lo, problem.hi, changed.size, start=z[changed], step=switch_step)
+        z[changed], f = zoom(sub_cost, problem.lo, problem.hi, changed.size, start=z[changed], step=switch_step)
+        regrid(problem, p, current, price, z, changed[~np.isfinite(f)])
     x = problem.inputs(z[:, None, :], current)
     loss = problem_loss(problem, p, z[:, None, :], current)[:, 0]
     if not np.all(np.isfinite(loss)):
@@ -274,6 +276,22 @@ def per_draw_optima(
     }
     out["loss"] = loss
     return out
+
+
+def regrid(
+    problem: Problem,
+    p: Mapping[str, np.ndarray],
+    disc: Mapping[str, np.ndarray],
+    price: float,
+    z: np.ndarray,
+    rows: Any,
+) -> None:
+    """Search ``rows`` again from the full coarse grid (in place in ``z``): a warm start that
+    landed where the law is infeasible or invalid for a draw gives no direction to move."""
+    if len(rows):
+        sub = {k: v[rows] for k, v in p.items()}
+        cost = draw_cost(problem, sub, {k: v[rows] for k, v in disc.items()}, price)
+        z[rows], _ = zoom(cost, problem.lo, problem.hi, len(rows))
 
 
 def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]:
