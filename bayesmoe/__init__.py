@@ -60,6 +60,7 @@ _EXPORTS = {
     "backtest": "bayesmoe.criticism",
     "calibrate": "bayesmoe.criticism",
     "compare": "bayesmoe.criticism",
+    "learn_discrepancy": "bayesmoe.criticism",
     "leave_future_out": "bayesmoe.criticism",
     "stacking_weights": "bayesmoe.criticism",
     "stack": "bayesmoe.criticism",
@@ -95,6 +96,7 @@ __all__ = [
     "fit",
     "get_law",
     "identifiability",
+    "learn_discrepancy",
     "leave_future_out",
     "list_laws",
     "load",
@@ -132,7 +134,15 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what static tools and IDEs see
     from bayesmoe.config import INTERVAL_PROB
-    from bayesmoe.criticism import backtest, calibrate, compare, leave_future_out, stack, stacking_weights
+    from bayesmoe.criticism import (
+        backtest,
+        calibrate,
+        compare,
+        learn_discrepancy,
+        leave_future_out,
+        stack,
+        stacking_weights,
+    )
     from bayesmoe.decisions import (
         Plan,
         Stacked,

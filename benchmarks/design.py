@@ -1,24 +1,29 @@
 """Which runs to train next: the design's choice against the next iso-FLOP rung and random runs.
 
-From a simulated truth (the Chinchilla form with Besiroglu et al. 2024's coefficients), each
+From a simulated truth - the Chinchilla form with Besiroglu et al. 2024's coefficients
+(``--law chinchilla``), or zhao2025 with its published values (``--law zhao2025``) - each
 repetition starts from a 15-run ladder at 1e18-1e19 FLOPs (three iso-FLOP budgets, five sizes
-around the 20-tokens-per-parameter guess), fits it, and spends the same FLOPs three ways:
+around the 20-tokens-per-parameter guess; for zhao2025 each run also gets its own expansion
+N/N_a, activated experts G and shared share S, cycling through five settings), fits it, and
+spends the same FLOPs three ways:
 
 (a) ``bm.design``: candidates chosen greedily by expected reduction per FLOP of the 90 % interval
     width of log N* at the target budget (preposterior importance reweighting);
-(b) the next iso-FLOP rung: five runs at the next budget, centred on the current posterior
-    median of N* there, at x1/4 ... x4 - what a scaling study does by habit;
+(b) the next iso-FLOP rung: five runs at the next budget, centred on the current Bayes
+    decision there, at x1/4 ... x4 - what a scaling study does by habit (for zhao2025 at the
+    decision's G and S, and N/N_a = 16);
 (c) random candidates from the same grid as (a), added until the spend is used;
 and (a) again with half the spend, for the goal's other form (the rung's width at half its FLOPs).
 
 Each choice is simulated from the truth (same noise), the law is refitted on ladder + new runs,
-and the benchmark reports the width of the 90 % interval of log N*(target) and the regret of the
-Bayes decision at the target (true loss of the decision above the true optimum), with how well
-the design's predicted width matched the realised one.
+and the benchmark reports the width of the 90 % interval of log N*(target) (log N_a* for
+zhao2025, whose N sits on its max_total_params limit) and the regret of the Bayes decision at
+the target (true loss of the decision above the true optimum), with how well the design's
+predicted width matched the realised one.
 
-Run: python benchmarks/design.py [--reps 20] [--draws 500]
-Writes benchmarks/results/design.json (summary); per-repetition rows are cached in the ignored
-benchmarks/cache/design/.
+Run: python benchmarks/design.py [--law chinchilla|zhao2025] [--reps 20] [--draws 500]
+Writes benchmarks/results/design.json (chinchilla) or design_zhao2025.json (summary);
+per-repetition rows are cached in the ignored benchmarks/cache/design/.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import json
 import pickle
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +42,6 @@ import pandas as pd
 import bayesmoe as bm
 from bayesmoe.files import atomic_path
 
-LAW = "chinchilla"
 TARGET = 1e23  # the budget the decision is for
 LADDER = (1e18, 3e18, 1e19)
 RUNG = 1e20  # the next rung of the ladder by habit (x10)
@@ -44,7 +49,25 @@ SPEND = 5 * RUNG  # every strategy spends the same FLOPs: one five-run rung
 GRID_BUDGETS = (3e19, 1e20, 3e20)
 NOISE = 0.01  # sd of log loss, run to run
 CACHE = Path(__file__).parent / "cache" / "design"
-OUT = Path(__file__).parent / "results" / "design.json"
+RESULTS = Path(__file__).parent / "results"
+# zhao2025: (N_a multiplier, N/N_a, G, S) cycled through the ladder; the candidates' MoE settings
+ZHAO_LADDER = [(0.25, 16, 1, 0.0), (0.5, 4, 4, 0.25), (1, 8, 8, 0.5), (2, 16, 2, 0.125), (4, 4, 16, 0.375)]
+ZHAO_SETTINGS = [(4, 2, 0.0), (32, 2, 0.0), (4, 8, 0.25), (32, 8, 0.25), (4, 16, 0.5), (32, 16, 0.5)]
+ZHAO_LIMITS = {"max_total_params": 1e12}  # zhao2025 rewards total parameters at no compute cost
+
+
+@dataclass(frozen=True)
+class Arm:
+    law: str
+    size: str  # the size whose optimum's interval is scored
+    plan_kwargs: dict
+
+    @property
+    def inputs(self) -> list[str]:
+        return bm.get_law(self.law).inputs
+
+
+ARMS = {"chinchilla": Arm("chinchilla", "N", {}), "zhao2025": Arm("zhao2025", "N_a", ZHAO_LIMITS)}
 
 
 def guess_n(c: float) -> float:
@@ -52,29 +75,61 @@ def guess_n(c: float) -> float:
     return float(np.sqrt(c / 120.0))
 
 
-def ladder() -> pd.DataFrame:
-    rows = [{"N": guess_n(c) * f, "D": c / (6 * guess_n(c) * f)} for c in LADDER for f in np.geomspace(0.25, 4, 5)]
+def run(arm: Arm, c: float, size: float, expansion: float = 1.0, g: float = 8, s: float = 0.25) -> dict:
+    """One run of ``c`` FLOPs with ``size`` parameters setting its FLOPs (N, or N_a for MoE)."""
+    if arm.law == "chinchilla":
+        return {"N": size, "D": c / (6 * size)}
+    return {"N_a": size, "N": size * expansion, "D": c / (6 * size), "G": g, "S": s}
+
+
+def ladder(arm: Arm) -> pd.DataFrame:
+    if arm.law == "chinchilla":
+        return pd.DataFrame([run(arm, c, guess_n(c) * f) for c in LADDER for f in np.geomspace(0.25, 4, 5)])
+    rows = []
+    for i, c in enumerate(LADDER):
+        for j in range(5):
+            m, e, g, s = ZHAO_LADDER[(j + 2 * i) % 5]
+            rows.append(run(arm, c, guess_n(c) * m, e, g, s))
     return pd.DataFrame(rows)
 
 
-def candidates() -> pd.DataFrame:
-    rows = [
-        {"N": guess_n(c) * f, "D": c / (6 * guess_n(c) * f)} for c in GRID_BUDGETS for f in np.geomspace(1 / 8, 8, 7)
-    ]
-    return pd.DataFrame(rows)
+def candidates(arm: Arm) -> pd.DataFrame:
+    if arm.law == "chinchilla":
+        return pd.DataFrame([run(arm, c, guess_n(c) * f) for c in GRID_BUDGETS for f in np.geomspace(1 / 8, 8, 7)])
+    return pd.DataFrame(
+        [
+            run(arm, c, guess_n(c) * f, e, g, s)
+            for c in GRID_BUDGETS
+            for f in (1 / 8, 1 / 2, 2, 8)
+            for e, g, s in ZHAO_SETTINGS
+        ]
+    )
 
 
-def fit(runs: bm.Runs, draws: int, seed: int) -> bm.Fit:
-    return bm.fit(LAW, runs, draws=draws, tune=draws, target_accept=0.99, progressbar=False, seed=seed)
+def rung(arm: Arm, f0: bm.Fit) -> pd.DataFrame:
+    """Five runs at the next budget around today's decision there, x1/4 ... x4."""
+    dec = bm.plan(f0, RUNG, **arm.plan_kwargs).decision
+    centre = dec[arm.size]
+    return pd.DataFrame(
+        [run(arm, RUNG, centre * k, 16, dec.get("G", 8), dec.get("S", 0.25)) for k in np.geomspace(0.25, 4, 5)]
+    )
 
 
-def scores(f: bm.Fit, truth_plan: bm.Plan, truth: dict) -> dict:
-    """Width of the 90 % interval of log N*(TARGET), and the true regret of the Bayes decision."""
-    p = bm.plan(f, TARGET)
-    logn = np.log(p.optimum["N"].values.ravel())
+def flops(rows: pd.DataFrame, arm: Arm) -> pd.Series:
+    return 6 * rows[arm.size] * rows["D"]
+
+
+def fit(arm: Arm, runs: bm.Runs, draws: int, seed: int) -> bm.Fit:
+    return bm.fit(arm.law, runs, draws=draws, tune=draws, target_accept=0.99, progressbar=False, seed=seed)
+
+
+def scores(arm: Arm, f: bm.Fit, truth_plan: bm.Plan, truth: dict) -> dict:
+    """Width of the 90 % interval of log size*(TARGET), and the true regret of the Bayes decision."""
+    p = bm.plan(f, TARGET, **arm.plan_kwargs)
+    logn = np.log(p.optimum[arm.size].values.ravel())
     lo, hi = np.quantile(logn, [0.05, 0.95])
-    law = bm.get_law(LAW)
-    true_loss = float(law.loss_fn(truth, {"N": p.decision["N"], "D": p.decision["D"]}))
+    law = bm.get_law(arm.law)
+    true_loss = float(law.loss_fn(truth, {k: p.decision[k] for k in arm.inputs}))
     regret = true_loss - float(truth_plan.decision_loss.values.ravel()[0])
     diag = f.diagnostics()
     return {
@@ -86,46 +141,44 @@ def scores(f: bm.Fit, truth_plan: bm.Plan, truth: dict) -> dict:
     }
 
 
-def simulate(rows: pd.DataFrame, truth: dict, seed: int) -> pd.DataFrame:
-    return bm.simulate(LAW, rows[["N", "D"]], truth, noise=NOISE, seed=seed).df
+def simulate(arm: Arm, rows: pd.DataFrame, truth: dict, seed: int) -> pd.DataFrame:
+    return bm.simulate(arm.law, rows[arm.inputs], truth, noise=NOISE, seed=seed).df
 
 
-def one_rep(rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
-    path = CACHE / f"rep{rep}-{draws}.pkl"
+def one_rep(arm: Arm, rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
+    tag = "" if arm.law == "chinchilla" else f"{arm.law}-"
+    path = CACHE / f"{tag}rep{rep}-{draws}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     rng = np.random.default_rng(rep)
-    base = simulate(ladder(), truth, seed=1000 + rep)
-    f0 = fit(bm.load_runs(base), draws, seed=rep)
-    out: dict = {"rep": rep, "before": scores(f0, truth_plan, truth)}
-    cand = candidates()
+    base = simulate(arm, ladder(arm), truth, seed=1000 + rep)
+    f0 = fit(arm, bm.load_runs(base), draws, seed=rep)
+    out: dict = {"rep": rep, "before": scores(arm, f0, truth_plan, truth)}
+    cand = candidates(arm)
 
     t = time.time()
-    d = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND, seed=rep)
+    d = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND, seed=rep, **arm.plan_kwargs)
     design_s = time.time() - t
-    half = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND / 2, seed=rep)
-    # the next rung, centred on today's estimate of N* at that budget
-    centre = bm.plan(f0, RUNG).decision["N"]
-    rung = pd.DataFrame([{"N": centre * k, "D": RUNG / (6 * centre * k)} for k in np.geomspace(0.25, 4, 5)])
+    half = bm.design(f0, budget=TARGET, candidates=cand, spend=SPEND / 2, seed=rep, **arm.plan_kwargs)
     # random candidates until the spend is used
     left, picks = SPEND, []
+    cost = flops(cand, arm)
     for i in rng.permutation(len(cand)):
-        c = 6 * cand["N"].iloc[i] * cand["D"].iloc[i]
-        if c <= left:
+        if cost.iloc[i] <= left:
             picks.append(i)
-            left -= c
+            left -= cost.iloc[i]
     random = cand.iloc[picks]
-    chosen = (("design", d.chosen[["N", "D"]]), ("design_half_spend", half.chosen[["N", "D"]]))
-    for name, rows in (*chosen, ("next_rung", rung), ("random", random)):
+    chosen = (("design", d.chosen[arm.inputs]), ("design_half_spend", half.chosen[arm.inputs]))
+    for name, rows in (*chosen, ("next_rung", rung(arm, f0)), ("random", random)):
         if rows.empty:
             out[name] = {**out["before"], "runs": 0, "flops": 0.0}
             continue
-        new = simulate(rows.reset_index(drop=True), truth, seed=2000 + rep)
-        f = fit(bm.load_runs(pd.concat([base, new], ignore_index=True)), draws, seed=rep)
+        new = simulate(arm, rows.reset_index(drop=True), truth, seed=2000 + rep)
+        f = fit(arm, bm.load_runs(pd.concat([base, new], ignore_index=True)), draws, seed=rep)
         out[name] = {
-            **scores(f, truth_plan, truth),
+            **scores(arm, f, truth_plan, truth),
             "runs": len(rows),
-            "flops": float((6 * rows["N"] * rows["D"]).sum()),
+            "flops": float(flops(rows, arm).sum()),
         }
     out["design"]["predicted_width"] = d.expected_after
     out["design"]["seconds"] = design_s
@@ -137,16 +190,17 @@ def one_rep(rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--law", choices=sorted(ARMS), default="chinchilla", help="the simulated truth's law")
     ap.add_argument("--reps", type=int, default=20, help="repetitions (ladder noise and outcomes re-drawn)")
     ap.add_argument("--draws", type=int, default=500, help="posterior draws (and tuning steps) per chain")
     args = ap.parse_args()
     t0 = time.time()
-    law = bm.get_law(LAW)
-    truth = law.published()
-    truth_plan = bm.plan(bm.Fit.from_params(LAW, truth), TARGET)
+    arm = ARMS[args.law]
+    truth = bm.get_law(arm.law).published()
+    truth_plan = bm.plan(bm.Fit.from_params(arm.law, truth), TARGET, **arm.plan_kwargs)
     reps = []
     for r in range(args.reps):
-        reps.append(one_rep(r, args.draws, truth, truth_plan))
+        reps.append(one_rep(arm, r, args.draws, truth, truth_plan))
         rr = reps[-1]
         print(
             f"rep {r:2d}: width before {rr['before']['width']:.3f}; after design {rr['design']['width']:.3f} "
@@ -175,7 +229,9 @@ def main() -> None:
     before = np.array([r["before"]["width"] for r in reps])
     rung = np.array([r["next_rung"]["width"] for r in reps])
     result = {
-        "law": LAW,
+        "law": arm.law,
+        "scored_size": arm.size,
+        "plan_limits": arm.plan_kwargs,
         "truth": truth,
         "target_budget": TARGET,
         "ladder_budgets": LADDER,
@@ -199,8 +255,9 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(OUT) as tmp:
+    out_path = RESULTS / ("design.json" if arm.law == "chinchilla" else f"design_{arm.law}.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_path) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     print(
         json.dumps(

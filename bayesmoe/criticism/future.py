@@ -71,6 +71,25 @@ def _loglik(fit: Any, df: pd.DataFrame, *, discrepancy: bool, seed: int) -> np.n
     return observation.loss_log_density(df["loss"].to_numpy(float)[None, :], mu, noise, fit.likelihood)
 
 
+def refit_kwargs(fit: Any, seed: int) -> dict[str, Any]:
+    """Arguments of :func:`bayesmoe.fit` that refit ``fit``'s law the way it was fitted (quietly)."""
+    s = fit.settings
+    return {
+        "draws": s.get("draws"),
+        "tune": s.get("tune"),
+        "chains": s.get("chains"),
+        "target_accept": s.get("target_accept"),
+        "sampler": s.get("sampler", "nutpie"),
+        "likelihood": fit.likelihood,
+        "discrepancy": fit.discrepancy,
+        "priors": fit.priors,
+        "progressbar": False,
+        "posterior_predictive": False,
+        "warn": False,
+        "seed": seed,
+    }
+
+
 def leave_future_out(
     fit: Any, *, min_train: float | int = 0.5, seed: int = 0, progress: bool | None = None, **fit_kwargs: Any
 ) -> LeaveFutureOut:
@@ -89,20 +108,7 @@ def leave_future_out(
         raise CompareError(f"min_train must leave between 2 and {n - 1} training runs, got {start}")
     compute = compute_of(runs.df).to_numpy()
     order = np.argsort(compute, kind="stable")
-    s = fit.settings
-    kw = {
-        "draws": s.get("draws"),
-        "tune": s.get("tune"),
-        "chains": s.get("chains"),
-        "sampler": s.get("sampler", "nutpie"),
-        "likelihood": fit.likelihood,
-        "discrepancy": fit.discrepancy,
-        "priors": fit.priors,
-        "progressbar": False,
-        "posterior_predictive": False,
-        "warn": False,
-        "seed": seed,
-    } | fit_kwargs
+    kw = refit_kwargs(fit, seed) | fit_kwargs
     rows, messages, refits = [], [], 0
     ref, ref_at = None, start
     for i in track(range(start, n), f"leave-future-out ({fit.law.name})", progress=progress):

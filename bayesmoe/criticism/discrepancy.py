@@ -1,0 +1,131 @@
+"""Learn the model-discrepancy scale from the user's own runs.
+
+Beyond its runs a fit cannot see its own law's error, so by default the scale tau of the
+discrepancy term (:mod:`bayesmoe.laws.observation`) keeps a prior set on the bundled sweeps.
+A user's runs do carry information on tau, in one place: how well the law fitted to their
+cheaper runs predicts their more expensive ones. :func:`learn_discrepancy` refits the law on
+the cheapest share(s) of the runs, scores the rest under every tau on a grid (Normal noise
+plus discrepancy growing with the decades beyond the inner fit's runs), and multiplies by the
+prior :data:`~bayesmoe.laws.observation.LEARNED_SCALE_PRIOR`. Several inner splits share
+held-out runs, so each contributes its log likelihood divided by their number (a power
+posterior, not double counting the same runs).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.special import softmax
+
+from bayesmoe.criticism.backtesting import split_runs
+from bayesmoe.criticism.comparison import CompareError
+from bayesmoe.criticism.future import refit_kwargs
+from bayesmoe.decisions.prediction import predictive_parts
+from bayesmoe.errors import SamplingWarning
+from bayesmoe.inference.fitting import Fit
+from bayesmoe.inference.fitting import fit as fit_law
+from bayesmoe.intervals import eti
+from bayesmoe.laws import observation
+from bayesmoe.progress import track
+
+#: Grid of the scale tau (sd of log loss per decade**growth beyond the runs).
+SCALE_GRID = np.geomspace(1e-3, 1.0, 240)
+MAX_SCORE_DRAWS = 1000  # posterior draws of each inner fit used to score its held-out runs
+
+
+def scale_posterior(log_lik: np.ndarray, grid: np.ndarray = SCALE_GRID) -> np.ndarray:
+    """Posterior probabilities of the grid cells: ``log_lik`` times the learned-scale prior."""
+    prior = observation.LEARNED_SCALE_PRIOR.kw
+    log_prior = stats.lognorm(s=prior["sigma"], scale=np.exp(prior["mu"])).logpdf(grid)
+    return softmax(log_lik + log_prior + np.log(grid))  # + log tau: cells of a geometric grid
+
+
+def learn_discrepancy(
+    fit: Fit,
+    *,
+    inner: Sequence[float] = (0.5, 0.75),
+    seed: int = 0,
+    progress: bool | None = None,
+    **fit_kwargs: Any,
+) -> Fit:
+    """``fit`` with its discrepancy scale drawn from the posterior learned on its own runs.
+
+    ``inner``: the shares of the cheapest runs (by training compute) that each inner fit sees;
+    the remaining runs are scored. Fit arguments default to those of ``fit``. The evidence
+    (per inner split: runs, how far beyond, fit checks) and the scale's posterior median and
+    90 % interval are kept in ``fit.settings["discrepancy_scale"]``.
+    """
+    if not inner or not all(0 < a < 1 for a in inner):
+        raise CompareError(f"inner shares must lie in (0, 1), got {tuple(inner)!r}")
+    if fit.groups:
+        raise CompareError("learn_discrepancy does not support grouped fits; learn per group")
+    if fit.discrepancy is None:
+        raise CompareError("this fit has no discrepancy term (fitted with discrepancy=None): nothing to learn")
+    if fit.likelihood != "normal":
+        raise CompareError(f"learn_discrepancy needs likelihood='normal', the fit has {fit.likelihood!r}")
+    kw = refit_kwargs(fit, seed) | fit_kwargs | {"discrepancy": None}
+    log_lik = np.zeros(SCALE_GRID.size)
+    evidence = []
+    for share in track(list(inner), f"discrepancy ({fit.law.name})", progress=progress):
+        train, test, how = split_runs(fit.runs, f"compute:{share}")
+        if len(train) <= len(fit.law.params):
+            raise CompareError(
+                f"inner split {how} keeps {len(train)} runs, no more than the law's {len(fit.law.params)} "
+                "parameters: use larger inner shares or more runs"
+            )
+        f = fit_law(fit.law, train, **kw)
+        log_mean, _, _ = predictive_parts(f, test.df[f.law.inputs], seed=seed)
+        n = log_mean.sizes["chain"] * log_mean.sizes["draw"]
+        keep = np.linspace(0, n - 1, min(n, MAX_SCORE_DRAWS)).astype(int)
+        lm = log_mean.values.reshape(n, len(test))[keep]
+        sigma = f.idata.posterior["sigma"].values.reshape(-1)[keep]
+        decades = observation.decades_beyond(observation.extent_inputs(test.df), f.extent())
+        decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
+        ll = observation.scale_log_likelihood(np.log(test.loss()), lm, sigma, decades, SCALE_GRID)
+        log_lik += ll / len(inner)
+        d = f.diagnostics()
+        if not d.ok:
+            warnings.warn(
+                f"learn_discrepancy: the inner fit on {how} failed its sampling checks "
+                f"({d.divergences} divergences, max R-hat {d.max_r_hat:.3f}); its scores of the later runs, and so the "
+                "learned scale, may be off. Fix: pass target_accept=0.99 or more draws/tune (they go to the inner fits).",
+                SamplingWarning,
+                stacklevel=2,
+            )
+        evidence.append(
+            {
+                "split": how,
+                "n_train": len(train),
+                "n_scored": len(test),
+                "max_decades_beyond": float(decades.max()),
+                "max_r_hat": d.max_r_hat,
+                "divergences": d.divergences,
+            }
+        )
+    probs = scale_posterior(log_lik)
+    post = fit.idata.posterior.copy()
+    shape = post[observation.DISCREPANCY_SCALE].shape
+    rng = np.random.default_rng([seed, 2])
+    cell = np.log(SCALE_GRID[1] / SCALE_GRID[0])
+    tau = rng.choice(SCALE_GRID, size=shape, p=probs) * np.exp(cell * (rng.random(shape) - 0.5))
+    post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), tau)
+    idata = fit.idata.copy()
+    idata.posterior = post
+    lo, hi = eti(tau.ravel())
+    settings = fit.settings | {
+        "discrepancy_scale": {
+            "learned": True,
+            "prior": str(observation.LEARNED_SCALE_PRIOR),
+            "median": float(np.median(tau)),
+            "eti_90": [float(lo), float(hi)],
+            "evidence": evidence,
+        }
+    }
+    return Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
+
+
+__all__ = ["learn_discrepancy", "scale_posterior"]
