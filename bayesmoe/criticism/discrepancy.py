@@ -31,6 +31,7 @@ from bayesmoe.inference.fitting import fit as fit_law
 from bayesmoe.intervals import eti
 from bayesmoe.laws import observation
 from bayesmoe.progress import track
+from bayesmoe.runs.compute import compute_of
 
 #: Grid of the scale tau (sd of log loss per decade**growth beyond the runs).
 SCALE_GRID = np.geomspace(1e-3, 1.0, 240)
@@ -68,10 +69,17 @@ def learn_discrepancy(
     if fit.likelihood != "normal":
         raise CompareError(f"learn_discrepancy needs likelihood='normal', the fit has {fit.likelihood!r}")
     kw = refit_kwargs(fit, seed) | fit_kwargs | {"discrepancy": None}
+    order = np.argsort(compute_of(fit.runs.df).to_numpy(), kind="stable")
     log_lik = np.zeros(SCALE_GRID.size)
     evidence = []
     for share in track(list(inner), f"discrepancy ({fit.law.name})", progress=progress):
-        train, test, how = split_runs(fit.runs, f"compute:{share}")
+        k = round(share * len(order))
+        if not 0 < k < len(order):
+            raise CompareError(f"inner share {share} of {len(order)} runs leaves no runs on one side")
+        mask = np.zeros(len(order), bool)
+        mask[order[:k]] = True  # by rank: runs tied in compute still split
+        train, test, _ = split_runs(fit.runs, mask)
+        how = f"cheapest {k} of {len(order)} runs by compute"
         if len(train) <= len(fit.law.params):
             raise CompareError(
                 f"inner split {how} keeps {len(train)} runs, no more than the law's {len(fit.law.params)} "
