@@ -4,7 +4,8 @@ For every bundled sweep (as in ``benchmarks/extrapolation.py``) and three split 
 cheapest 50 / 60 / 70 % of runs by compute train, the rest are scored), the law is fitted at
 default settings - its discrepancy scale keeps the fixed default prior - and then
 ``bm.learn_discrepancy`` learns the scale from the training runs alone (inner fits on their
-cheapest 50 % and 75 %). Both predictives score the same held-out runs: 50 % / 90 %
+cheapest 50 % and 75 %), as is and with the default as a floor (the sweep's runs can only
+widen the intervals). The three predictives score the same held-out runs: 50 % / 90 %
 coverage, 90 % interval score, CRPS, median relative error, mean 90 % width, pooled per sweep
 and over all sweeps. Nothing here sees the held-out runs before scoring them.
 
@@ -26,13 +27,16 @@ import numpy as np
 
 import bayesmoe as bm
 from bayesmoe.criticism.backtesting import split_runs
+from bayesmoe.criticism.discrepancy import with_scale_floor
 from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.errors import SamplingWarning
 from bayesmoe.files import atomic_path
 
 SPLITS = (0.5, 0.6, 0.7)
+FLOOR = 0.035  # the default scale: with it as a floor a sweep's own runs can only widen the intervals
 CACHE = Path(__file__).parent / "cache" / "learned_discrepancy"
+METHODS = ("fixed", "learned", "learned_floor")
 OUT = Path(__file__).parent / "results" / "learned_discrepancy.json"
 
 
@@ -55,7 +59,7 @@ def draws_of(fit: bm.Fit, test: bm.Runs, seed: int) -> np.ndarray:
 
 
 def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> dict:
-    key = f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}"
+    key = f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}_v2"
     path = CACHE / f"{key}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())
@@ -64,6 +68,7 @@ def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> di
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SamplingWarning)
         learned = bm.learn_discrepancy(fit, progress=False)
+    floored = with_scale_floor(learned, FLOOR)
     y = test.loss()
     out = {
         "how": how,
@@ -71,6 +76,7 @@ def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> di
         "n_test": len(test),
         "fixed": score_draws(draws_of(fit, test, 1), y),
         "learned": score_draws(draws_of(learned, test, 1), y),
+        "learned_floor": score_draws(draws_of(floored, test, 1), y),
         "scale": learned.settings["discrepancy_scale"],
         "outer_fit": fit.diagnostics().to_dict(),
         "inner_warnings": [str(w.message) for w in caught],
@@ -102,8 +108,8 @@ def main() -> None:
             print(
                 f"{name} {r['how']}: {r['n_train']} train, {r['n_test']} scored; learned scale {s['median']:.3f} "
                 f"[{s['eti_90'][0]:.3f}, {s['eti_90'][1]:.3f}]; CRPS fixed {r['fixed']['crps']:.4f} "
-                f"learned {r['learned']['crps']:.4f}; cover90 {r['fixed']['coverage_90']:.2f} / "
-                f"{r['learned']['coverage_90']:.2f}",
+                f"learned {r['learned']['crps']:.4f} floor {r['learned_floor']['crps']:.4f}; cover90 "
+                f"{r['fixed']['coverage_90']:.2f} / {r['learned']['coverage_90']:.2f} / {r['learned_floor']['coverage_90']:.2f}",
                 flush=True,
             )
     every = [r for rows in per.values() for r in rows]
@@ -113,11 +119,13 @@ def main() -> None:
         "inner_shares": [0.5, 0.75],
         "draws_per_chain": args.draws,
         "per_sweep": {
-            n: {m: pool(rows, m) for m in ("fixed", "learned")}
-            | {"learned_scale_median": [r["scale"]["median"] for r in rows]}
+            n: {m: pool(rows, m) for m in METHODS} | {"learned_scale_median": [r["scale"]["median"] for r in rows]}
             for n, rows in per.items()
         },
-        "pooled": {m: pool(every, m) for m in ("fixed", "learned")},
+        "pooled": {m: pool(every, m) for m in METHODS},
+        "learned_floor_better_crps_sweeps": int(
+            sum(pool(rows, "learned_floor")["crps"] < pool(rows, "fixed")["crps"] for rows in per.values())
+        ),
         "learned_better_crps_sweeps": int(
             sum(pool(rows, "learned")["crps"] < pool(rows, "fixed")["crps"] for rows in per.values())
         ),
@@ -132,7 +140,10 @@ def main() -> None:
             f"{row['interval_score_90']:.4f} CRPS {row['crps']:.4f} med.rel.err {row['median_rel_error']:.4f} "
             f"width90 {row['mean_width_90']:.4f} (n={row['n_runs']})"
         )
-    print(f"learned better by CRPS on {result['learned_better_crps_sweeps']} of {len(per)} sweeps; wrote {OUT}")
+    print(
+        f"by CRPS, learned better on {result['learned_better_crps_sweeps']} of {len(per)} sweeps, learned with the "
+        f"floor on {result['learned_floor_better_crps_sweeps']}; wrote {OUT}"
+    )
 
 
 if __name__ == "__main__":

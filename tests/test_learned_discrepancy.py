@@ -85,3 +85,18 @@ def test_learn_discrepancy_rejects_what_it_cannot_learn(chinchilla_runs):
     t = bm.fit("chinchilla", runs, likelihood="studentt", **kw)
     with pytest.raises(CompareError, match="likelihood='normal'"):
         bm.learn_discrepancy(t)
+
+
+def test_a_floor_only_raises_the_scale(learned):
+    from bayesmoe.criticism.discrepancy import with_scale_floor
+
+    fit, _ = learned
+    tau = fit.idata.posterior[observation.DISCREPANCY_SCALE].values
+    floored = with_scale_floor(fit, 0.035)
+    got = floored.idata.posterior[observation.DISCREPANCY_SCALE].values
+    np.testing.assert_array_equal(got, np.maximum(tau, 0.035))
+    assert floored.settings["discrepancy_scale"]["floor"] == 0.035
+    assert floored.settings["discrepancy_scale"]["median"] >= 0.035
+    np.testing.assert_array_equal(fit.idata.posterior[observation.DISCREPANCY_SCALE].values, tau)  # a copy
+    with pytest.raises(CompareError, match="floor must be"):
+        with_scale_floor(fit, -1.0)

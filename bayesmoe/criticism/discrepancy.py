@@ -49,6 +49,7 @@ def learn_discrepancy(
     fit: Fit,
     *,
     inner: Sequence[float] = (0.5, 0.75),
+    floor: float | None = None,
     seed: int = 0,
     progress: bool | None = None,
     **fit_kwargs: Any,
@@ -56,7 +57,9 @@ def learn_discrepancy(
     """``fit`` with its discrepancy scale drawn from the posterior learned on its own runs.
 
     ``inner``: the shares of the cheapest runs (by training compute) that each inner fit sees;
-    the remaining runs are scored. Fit arguments default to those of ``fit``. The evidence
+    the remaining runs are scored. ``floor``: the learned scale never goes below it (e.g. the
+    default scale 0.035: then a sweep's own runs can only widen the intervals). Fit arguments
+    default to those of ``fit``. The evidence
     (per inner split: runs, how far beyond, fit checks) and the scale's posterior median and
     90 % interval are kept in ``fit.settings["discrepancy_scale"]``.
     """
@@ -133,7 +136,25 @@ def learn_discrepancy(
             "evidence": evidence,
         }
     }
+    out = Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
+    return out if floor is None else with_scale_floor(out, floor)
+
+
+def with_scale_floor(fit: Fit, floor: float) -> Fit:
+    """``fit`` with every draw of its discrepancy scale raised to at least ``floor``."""
+    if not (np.isfinite(floor) and floor >= 0):
+        raise CompareError(f"floor must be a scale >= 0, got {floor!r}")
+    if observation.DISCREPANCY_SCALE not in fit.idata.posterior:
+        raise CompareError("this fit has no discrepancy term (fitted with discrepancy=None)")
+    idata = fit.idata.copy()
+    post = idata.posterior.copy()
+    post[observation.DISCREPANCY_SCALE] = np.maximum(post[observation.DISCREPANCY_SCALE], floor)
+    idata.posterior = post
+    info = dict(fit.settings.get("discrepancy_scale", {}))
+    tau = post[observation.DISCREPANCY_SCALE].values.ravel()
+    info |= {"floor": float(floor), "median": float(np.median(tau)), "eti_90": [float(v) for v in eti(tau)]}
+    settings = fit.settings | {"discrepancy_scale": info}
     return Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
 
 
-__all__ = ["learn_discrepancy", "scale_posterior"]
+__all__ = ["learn_discrepancy", "scale_posterior", "with_scale_floor"]
