@@ -10,7 +10,8 @@ discrepancy term of ``bayesmoe.laws.observation`` is then added for a grid of pr
 The same is done for a Student-t fit (heavier-tailed run-to-run noise), with and without it.
 
 The prior of the discrepancy scale (its family - HalfNormal, LogNormal or a fixed value - its
-scale and how the sd grows with the distance) is chosen by leave-one-sweep-out: for each
+scale and how the sd grows with the distance) and the shape of delta (normal, or flat-topped
+uniform with the same sd) are chosen by leave-one-sweep-out: for each
 sweep, the choice with the best (lowest) CRPS on the *other* sweeps is scored on it; the
 default is the choice on all sweeps together. The Huber + bootstrap point fit is scored on the same splits.
 
@@ -117,13 +118,15 @@ def scale_prior(family: str, scale: float) -> Prior:
     return Prior(family, (scale,))
 
 
-def with_scale(case: dict, scale: float, seed: int, growth: float, family: str = "HalfNormal") -> np.ndarray:
+def with_scale(
+    case: dict, scale: float, seed: int, growth: float, family: str = "HalfNormal", form: str = "normal"
+) -> np.ndarray:
     """Predictive draws of loss with the discrepancy scale's prior ``family`` at ``scale``, sd
-    growing as decades**growth."""
+    growing as decades**growth, delta of shape ``form``."""
     rng = np.random.default_rng(seed)
     n = case["log_mean"].shape[0]
     tau = np.broadcast_to(scale_prior(family, scale).sample(rng, (n, 1)), (n, 1)) if scale > 0 else np.zeros((n, 1))
-    delta = observation.draw_discrepancy(tau, case["decades"][None, :], rng, growth=growth)
+    delta = observation.draw_discrepancy(tau, case["decades"][None, :], rng, growth=growth, form=form)
     return np.exp(case["log_mean"] + delta + case["eps"])
 
 
@@ -132,6 +135,7 @@ def pooled(
     scale: float | None,
     growth: float = 1.0,
     family: str = "HalfNormal",
+    form: str = "normal",
     seed: int = 0,
     studentt: bool = False,
 ) -> dict:
@@ -140,7 +144,7 @@ def pooled(
     reps = []
     for i, c in enumerate(cases):
         parts = c | c["studentt"] if studentt else c
-        rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i, growth, family)
+        rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i, growth, family, form)
         reps.append(score_draws(rep, c["y"]) | {"n": len(c["y"])})
     total = sum(r["n"] for r in reps)
     keys = [k for k in reps[0] if k != "n"]
@@ -169,22 +173,29 @@ def main() -> None:
     names = list(cases)
     every = [c for n in names for c in cases[n]]
 
-    grid = [(s, g, f) for f in FAMILIES for g in GROWTHS for s in SCALES if s > 0]
+    grid = [
+        (s, g, f, h) for h in observation.DISCREPANCY_SHAPES for f in FAMILIES for g in GROWTHS for s in SCALES if s > 0
+    ]
 
-    def best(pool: list[dict]) -> tuple[float, float, str]:
-        return min(grid, key=lambda sgf: pooled(pool, *sgf)[CRITERION])
+    def best(pool: list[dict]) -> tuple[float, float, str, str]:
+        return min(grid, key=lambda sgfh: pooled(pool, *sgfh)[CRITERION])
+
+    def best_normal(pool: list[dict]) -> tuple[float, float, str, str]:
+        return min([x for x in grid if x[3] == "normal"], key=lambda sgfh: pooled(pool, *sgfh)[CRITERION])
 
     loso = {}
     for held in names:
         others = [c for n in names if n != held for c in cases[n]]
-        s, g, f = best(others)
+        s, g, f, h = best(others)
         loso[held] = {
             "chosen_scale": s,
             "chosen_growth": g,
             "chosen_family": f,
-            "discrepancy": pooled(cases[held], s, g, f),
+            "chosen_shape": h,
+            "discrepancy": pooled(cases[held], s, g, f, h),
+            "normal_shape_discrepancy": pooled(cases[held], *best_normal(others)),
             "no_discrepancy": pooled(cases[held], 0.0),
-            "studentt_discrepancy": pooled(cases[held], s, g, f, studentt=True),
+            "studentt_discrepancy": pooled(cases[held], s, g, f, h, studentt=True),
             "studentt_no_discrepancy": pooled(cases[held], 0.0, studentt=True),
             **({"huber_bootstrap": pooled(cases[held], None)} if args.bootstrap else {}),
             "max_decades_beyond": float(max(c["decades"].max() for c in cases[held])),
@@ -196,16 +207,23 @@ def main() -> None:
         "scales_tried": list(SCALES),
         "growths_tried": list(GROWTHS),
         "families_tried": list(FAMILIES),
+        "shapes_tried": list(observation.DISCREPANCY_SHAPES),
         "criterion": CRITERION,
         "default_scale": chosen[0],
         "default_growth": chosen[1],
         "default_family": chosen[2],
+        "default_shape": chosen[3],
         "by_scale_all_sweeps": {
-            f"{f}({s}) growth {g}": pooled(every, s, g, f) for f in FAMILIES for g in GROWTHS for s in SCALES
+            f"{f}({s}) growth {g} {h}": pooled(every, s, g, f, h)
+            for h in observation.DISCREPANCY_SHAPES
+            for f in FAMILIES
+            for g in GROWTHS
+            for s in SCALES
         },
         "leave_one_sweep_out": loso,
         "pooled_leave_one_sweep_out": {
             "discrepancy": _pool([loso[n]["discrepancy"] for n in names]),
+            "normal_shape_discrepancy": _pool([loso[n]["normal_shape_discrepancy"] for n in names]),
             "no_discrepancy": _pool([loso[n]["no_discrepancy"] for n in names]),
             "studentt_discrepancy": _pool([loso[n]["studentt_discrepancy"] for n in names]),
             "studentt_no_discrepancy": _pool([loso[n]["studentt_no_discrepancy"] for n in names]),
@@ -234,11 +252,11 @@ def main() -> None:
     out = Path(__file__).parent / "results" / "extrapolation.json"
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(summary, indent=2))
-    print(f"\ndefault (scale, growth, family) on all sweeps by {CRITERION}: {chosen}")
+    print(f"\ndefault (scale, growth, family, shape) on all sweeps by {CRITERION}: {chosen}")
     for n in names:
         r = loso[n]
         print(
-            f"{n:>28}: chosen {r['chosen_family']}({r['chosen_scale']})/{r['chosen_growth']}; IS90 disc {r['discrepancy']['interval_score_90']:.4f}"
+            f"{n:>28}: chosen {r['chosen_family']}({r['chosen_scale']})/{r['chosen_growth']}/{r['chosen_shape']}; IS90 disc {r['discrepancy']['interval_score_90']:.4f}"
             f" no-disc {r['no_discrepancy']['interval_score_90']:.4f}"
             + (f" huber {r['huber_bootstrap']['interval_score_90']:.4f}" if "huber_bootstrap" in r else "")
             + f"; cover90 {r['discrepancy']['coverage_90']:.2f} cover50 {r['discrepancy']['coverage_50']:.2f}"

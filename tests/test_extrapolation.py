@@ -9,6 +9,7 @@ import bayesmoe as bm
 from bayesmoe.criticism.backtesting import BacktestError, split_runs
 from bayesmoe.criticism.scoring import crps, interval_score
 from bayesmoe.decisions.prediction import uncertainty_budget
+from bayesmoe.errors import FitError
 from bayesmoe.laws import observation
 from bayesmoe.laws.simulation import generic_design
 
@@ -159,9 +160,14 @@ def test_budget_for_target_scans_when_discrepancy_caps_the_probability(runs):
         bm.budget_for_target(f, TRUTH["E"] + 0.05, probability=0.9)
 
 
+@pytest.mark.parametrize("form", observation.DISCREPANCY_SHAPES)
 @pytest.mark.parametrize("growth", [0.5, 1.0])
-def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth):
+def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth, form):
     rng = np.random.default_rng(3)
     decades = np.array([0.0, 0.25, 1.0, 2.0])
-    delta = observation.draw_discrepancy(np.full((40000, 1), 0.04), decades[None, :], rng, growth=growth)
+    delta = observation.draw_discrepancy(np.full((40000, 1), 0.04), decades[None, :], rng, growth=growth, form=form)
     np.testing.assert_allclose(delta.std(axis=0), 0.04 * decades**growth, rtol=0.03, atol=1e-12)
+    if form == "uniform":  # flat-topped: bounded at sqrt(3) sd
+        assert np.all(np.abs(delta) <= np.sqrt(3) * 0.04 * decades**growth + 1e-15)
+    with pytest.raises(FitError, match="unknown discrepancy shape"):
+        observation.draw_discrepancy(0.04, 1.0, rng, form="cauchy")

@@ -57,6 +57,9 @@ DISCREPANCY_SCALE = "discrepancy_scale"
 #: information on tau, and a HalfNormal's mass near zero made the 50 % intervals too narrow.
 DISCREPANCY_PRIOR = Prior("Fixed", (0.035,))
 DISCREPANCY_GROWTH = 0.5
+#: Shape of delta given its sd: "normal", or "uniform" (flat-topped). Chosen with the scale.
+DISCREPANCY_SHAPES = ("normal", "uniform")
+DISCREPANCY_SHAPE = "normal"
 #: Inputs whose extrapolation counts towards the distance (with training compute C).
 EXTENT_INPUTS = ("N", "N_a", "D", "M")
 
@@ -200,14 +203,27 @@ def discrepancy_variance(scale: Any, decades: Any) -> Any:
     return float(np.mean(np.asarray(scale, float) ** 2)) * decades ** (2 * DISCREPANCY_GROWTH)
 
 
-def draw_discrepancy(scale: Any, decades: Any, rng: np.random.Generator, growth: float | None = None) -> Any:
-    """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts):
-    Normal(0, (scale * decades**growth)^2), ``growth`` defaulting to :data:`DISCREPANCY_GROWTH`."""
+def standard_discrepancy(rng: np.random.Generator, shape: tuple[int, ...], form: str | None = None) -> np.ndarray:
+    """Unit-variance draws of delta's shape: ``normal``, or ``uniform`` (flat-topped: the law is
+    off by up to sqrt(3) sd, either way alike)."""
+    form = DISCREPANCY_SHAPE if form is None else form
+    if form == "normal":
+        return rng.standard_normal(shape)
+    if form == "uniform":
+        return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), shape)
+    raise FitError(f"unknown discrepancy shape {form!r}; choose one of {DISCREPANCY_SHAPES}")
+
+
+def draw_discrepancy(
+    scale: Any, decades: Any, rng: np.random.Generator, growth: float | None = None, form: str | None = None
+) -> Any:
+    """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts), with sd
+    ``scale * decades**growth`` and shape ``form`` (defaults :data:`DISCREPANCY_GROWTH`, :data:`DISCREPANCY_SHAPE`)."""
     if isinstance(scale, xr.DataArray) or isinstance(decades, xr.DataArray):
         s, d = xr.broadcast(
             xr.DataArray(scale) if not isinstance(scale, xr.DataArray) else scale,
             xr.DataArray(decades) if not isinstance(decades, xr.DataArray) else decades,
         )
-        return discrepancy_sd(s, d, growth) * rng.standard_normal(s.shape)
+        return discrepancy_sd(s, d, growth) * standard_discrepancy(rng, s.shape, form)
     s, d = np.broadcast_arrays(np.asarray(scale, float), np.asarray(decades, float))
-    return discrepancy_sd(s, d, growth) * rng.standard_normal(s.shape)
+    return discrepancy_sd(s, d, growth) * standard_discrepancy(rng, s.shape, form)
