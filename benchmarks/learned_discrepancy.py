@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from extrapolation import sweeps  # the same eight sweeps (benchmarks/ is on the path when run as a script)
 
 import bayesmoe as bm
 from bayesmoe.criticism.backtesting import split_runs
@@ -38,17 +39,6 @@ FLOOR = 0.035  # the default scale: with it as a floor a sweep's own runs can on
 CACHE = Path(__file__).parent / "cache" / "learned_discrepancy"
 METHODS = ("fixed", "learned", "learned_floor")
 OUT = Path(__file__).parent / "results" / "learned_discrepancy.json"
-
-
-def sweeps() -> dict[str, tuple[str, bm.Runs]]:
-    out = {
-        f"gadre2024/{c}": ("chinchilla", bm.datasets.gadre2024(corpus=c)) for c in ("c4_original", "rpj", "rw_original")
-    }
-    for router in ("S-Base", "RL-R", "Hash"):
-        out[f"clark2022/{router}"] = ("clark2022", bm.datasets.clark2022(router))
-    out["farseer2025"] = ("chinchilla", bm.datasets.farseer2025())
-    out["muennighoff2023/<=100 epochs"] = ("muennighoff2023", bm.datasets.muennighoff2023(max_epochs=100))
-    return out
 
 
 def draws_of(fit: bm.Fit, test: bm.Runs, seed: int) -> np.ndarray:
