@@ -33,9 +33,10 @@ from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.errors import SamplingWarning
 from bayesmoe.files import atomic_path
+from bayesmoe.laws import observation
 
 SPLITS = (0.5, 0.6, 0.7)
-FLOOR = 0.035  # the default scale: with it as a floor a sweep's own runs can only widen the intervals
+FLOOR = float(observation.DISCREPANCY_PRIOR.args[0])  # the default: as a floor, a sweep's runs only widen intervals
 CACHE = Path(__file__).parent / "cache" / "learned_discrepancy"
 METHODS = ("fixed", "learned", "learned_floor")
 OUT = Path(__file__).parent / "results" / "learned_discrepancy.json"
@@ -49,7 +50,9 @@ def draws_of(fit: bm.Fit, test: bm.Runs, seed: int) -> np.ndarray:
 
 
 def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> dict:
-    key = f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}_v2"
+    key = (
+        f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}_{observation.DISCREPANCY_SHAPE}"
+    )
     path = CACHE / f"{key}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())

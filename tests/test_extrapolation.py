@@ -171,3 +171,25 @@ def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth, form)
         assert np.all(np.abs(delta) <= np.sqrt(3) * 0.04 * decades**growth + 1e-15)
     with pytest.raises(FitError, match="unknown discrepancy shape"):
         observation.draw_discrepancy(0.04, 1.0, rng, form="cauchy")
+
+
+def test_fits_record_the_discrepancy_shape_and_predictions_use_it(chinchilla_fit):
+    from bayesmoe.decisions.prediction import predictive_parts
+    from bayesmoe.inference.fitting import Fit
+
+    assert chinchilla_fit.settings["discrepancy_shape"] == observation.DISCREPANCY_SHAPE == "uniform"
+    top = chinchilla_fit.extent()
+    far = {"N": np.array([top["N"] * 10]), "D": np.array([top["D"] * 10])}  # 2 decades of compute beyond
+    _, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
+    tau = float(chinchilla_fit.idata.posterior[observation.DISCREPANCY_SCALE].max())
+    decades = float(observation.decades_beyond(far, top)[0])
+    bound = np.sqrt(3) * tau * decades**observation.DISCREPANCY_GROWTH
+    assert np.abs(delta.values).max() <= bound and np.abs(delta.values).max() > 0.8 * bound
+    # a fit saved before shapes existed keeps its normal discrepancy
+    settings = {k: v for k, v in chinchilla_fit.settings.items() if k != "discrepancy_shape"}
+    old = Fit(
+        chinchilla_fit.law, chinchilla_fit.runs, chinchilla_fit.idata, settings=settings, priors=chinchilla_fit.priors
+    )
+    assert old.discrepancy_shape == "normal"
+    _, delta, _ = predictive_parts(old, far, seed=0)
+    assert np.abs(delta.values).max() > bound

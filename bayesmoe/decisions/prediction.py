@@ -89,7 +89,9 @@ def predictive_parts(
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
         scale = fit.idata.posterior[observation.DISCREPANCY_SCALE]
-        delta = observation.draw_discrepancy(scale, xr.zeros_like(mean) + decades, rng).transpose(*mean.dims)
+        delta = observation.draw_discrepancy(
+            scale, xr.zeros_like(mean) + decades, rng, form=fit.discrepancy_shape
+        ).transpose(*mean.dims)
     noise = fit.noise()
     shape_noise = {k: v.values.reshape(v.shape + (1,) * (mean.ndim - 2)) for k, v in noise.items()}
     eps = xr.DataArray(observation.draw_errors(shape_noise, fit.likelihood, mean.shape, rng), dims=mean.dims)

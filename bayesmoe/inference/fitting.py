@@ -183,6 +183,11 @@ class Fit:
         has = observation.DISCREPANCY_SCALE in self.idata.posterior
         return self.settings.get("discrepancy", "extrapolation") if has else None
 
+    @property
+    def discrepancy_shape(self) -> str:
+        """Shape of the discrepancy term given its sd (fits saved before shapes existed: normal)."""
+        return self.settings.get("discrepancy_shape") or "normal"
+
     def extent(self) -> dict[str, float]:
         """The largest training value of compute and of each size input (where extrapolation starts)."""
         return observation.training_extent(observation.extent_inputs(self.runs.df))
@@ -364,6 +369,7 @@ def fit(
     info = settings.to_dict() | {
         "likelihood": likelihood,
         "discrepancy": discrepancy,
+        "discrepancy_shape": observation.DISCREPANCY_SHAPE if discrepancy is not None else None,
         "wall_time_s": round(elapsed, 3),
         "identifiability": ident.messages(),
     }
