@@ -64,7 +64,7 @@ def learn_discrepancy(
 
     ``inner``: the shares of the cheapest runs (by training compute) that each inner fit sees;
     the remaining runs are scored. ``floor``: the learned scale never goes below it (e.g. the
-    default scale 0.035: then a sweep's own runs can only widen the intervals). Fit arguments
+    default scale: then a sweep's own runs can only widen the intervals). Fit arguments
     default to those of ``fit``. The evidence
     (per inner split: runs, how far beyond, fit checks) and the scale's posterior median and
     90 % interval are kept in ``fit.settings["discrepancy_scale"]``.
