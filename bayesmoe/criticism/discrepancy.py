@@ -11,7 +11,7 @@ held-out runs, so each contributes its log likelihood divided by their number (a
 posterior, not double counting the same runs).
 
 Measured on the bundled sweeps (``benchmarks/learned_discrepancy.py``) a learned scale makes
-extrapolation intervals worse than the fixed default (pooled CRPS 0.048 against 0.039, normal shape): the
+extrapolation intervals worse than the fixed default (pooled CRPS 0.051 against 0.038): the
 inner fits' own parameter uncertainty absorbs misses the full fit leaves to the discrepancy.
 Use it as a check - a scale far above the default says the law form is off on these runs -
 not as the default.
