@@ -61,6 +61,8 @@ def test_layout_with_routed_experts_given_keeps_them():
 def test_layout_rejects_impossible_decisions():
     with pytest.raises(PlanError, match="every activated expert is shared"):
         layout_for({"N_a": 1e9, "N": 1e10, "G": 4, "S": 1.0})
+    with pytest.raises(PlanError, match="no activated parameter count"):
+        layout_for({"N": 1e10, "E": 64, "G": 8, "D": 1e11})  # abnar2025's inputs
     with pytest.raises(PlanError, match="need 0 < N_a <= N"):
         layout_for({"N_a": 2e9, "N": 1e9})
 

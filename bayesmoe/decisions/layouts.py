@@ -68,6 +68,11 @@ def layout_for(
     al.) or ``E`` (routed experts). Searches hidden sizes (multiples of ``head_dim``) and layer
     counts near the aspect-ratio solution for the smallest largest relative error in N_a and N.
     """
+    if "N_a" not in decision and ("E" in decision or "G" in decision):
+        raise PlanError(
+            "the decision gives experts but no activated parameter count N_a (e.g. a law in total N, E and G): "
+            "the split of N between attention and experts is not determined, so no layout is mapped"
+        )
     n_a = float(decision.get("N_a", decision.get("N", math.nan)))
     n = float(decision.get("N", n_a))
     if not (math.isfinite(n_a) and n_a > 0 and math.isfinite(n) and n >= n_a * (1 - 1e-9)):
