@@ -1,0 +1,60 @@
+"""A candidate for the discrepancy, measured but not adopted: a top-up instead of an addition.
+
+The default adds the discrepancy to the law's parameter uncertainty. On sweeps whose fits are
+already wide (few training runs) that double-counts, and the interval score gets worse than
+without any discrepancy. A top-up gives delta only the variance the parameter uncertainty
+lacks: sd_delta^2 = max(0, (tau * decades**0.5)^2 - var over draws of the law's log loss).
+This script scores both on the cached leave-future-out splits of ``benchmarks/extrapolation.py``
+(run that first), on all sweeps together and per sweep - in-sample, not leave-one-sweep-out.
+
+Run: python benchmarks/discrepancy_topup.py   (prints; writes nothing)
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from extrapolation import CACHE, SPLITS, sweeps
+
+from bayesmoe.criticism.scoring import score_draws
+from bayesmoe.laws import observation
+
+SETTINGS = [(0.03, False), (0.03, True), (0.035, True), (0.04, True), (0.05, True)]
+
+
+def draws(case: dict, tau: float, topup: bool, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    target = tau * case["decades"] ** observation.DISCREPANCY_GROWTH
+    sd = np.sqrt(np.maximum(target**2 - case["log_mean"].var(axis=0), 0.0)) if topup else target
+    u = observation.standard_discrepancy(rng, case["log_mean"].shape, "uniform")
+    return np.exp(case["log_mean"] + sd[None] * u + case["eps"])
+
+
+def pooled(cases: list[dict], tau: float, topup: bool) -> dict[str, float]:
+    rows = [score_draws(draws(c, tau, topup, i), c["y"]) | {"n": len(c["y"])} for i, c in enumerate(cases)]
+    total = sum(r["n"] for r in rows)
+    return {
+        k: sum(r[k] * r["n"] for r in rows) / total for k in ("coverage_50", "coverage_90", "interval_score_90", "crps")
+    }
+
+
+def main() -> None:
+    cases = {}
+    for name in sweeps():
+        key = name.replace("/", "_").replace("<=", "le").replace(" ", "_")
+        cases[name] = [pickle.loads((CACHE / f"{key}_{f}_1000_100_0.pkl").read_bytes()) for f in SPLITS]
+    every = [c for cs in cases.values() for c in cs]
+    print("sweeps:", ", ".join(cases))
+    for tau, topup in SETTINGS:
+        row = pooled(every, tau, topup)
+        per = [pooled(cases[n], tau, topup)["interval_score_90"] for n in cases]
+        print(
+            f"{'top-up' if topup else 'additive'} tau {tau}: cover50 {row['coverage_50']:.3f} cover90 "
+            f"{row['coverage_90']:.3f} IS90 {row['interval_score_90']:.4f} CRPS {row['crps']:.4f}; IS90 per sweep "
+            + " ".join(f"{v:.3f}" for v in per)
+        )
+
+
+if __name__ == "__main__":
+    main()
