@@ -213,8 +213,9 @@ def per_draw_optima(
     choice at those sizes until no draw changes its choice (its sizes are then optimal for it).
 
     With more than 256 draws, the search first runs on 256 evenly spaced ones; every draw then
-    starts from their most common discrete choice and median sizes, with a step covering
-    their spread, so one coarse grid serves all draws.
+    starts from their most common discrete choice, at the sizes a regression of their optima
+    on the parameters predicts (:func:`~bayesmoe.decisions.compass.predicted_start`), so one
+    coarse grid serves all draws. A draw whose start is infeasible is searched from the grid.
     """
     p = {k: np.asarray(v).reshape(n, 1) for k, v in params.items()}
     disc_names = list(problem.discrete)
