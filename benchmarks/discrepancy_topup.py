@@ -5,7 +5,9 @@ already wide (few training runs) that double-counts, and the interval score gets
 without any discrepancy. A top-up gives delta only the variance the parameter uncertainty
 lacks: sd_delta^2 = max(0, (tau * decades**0.5)^2 - var over draws of the law's log loss).
 This script scores both on the cached leave-future-out splits of ``benchmarks/extrapolation.py``
-(run that first), on all sweeps together and per sweep - in-sample, not leave-one-sweep-out.
+(run that first): on all sweeps together and per sweep (in-sample), and by leave-one-sweep-out
+- for each sweep, the combination, fixed scale and growth with the best CRPS on the other
+sweeps (uniform shape, as the default) scored on it.
 
 Run: python benchmarks/discrepancy_topup.py   (prints; writes nothing)
 """
@@ -21,18 +23,22 @@ from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.laws import observation
 
 SETTINGS = [(0.03, False), (0.03, True), (0.035, True), (0.04, True), (0.05, True)]
+SCALES = (0.02, 0.025, 0.03, 0.035, 0.04, 0.05, 0.075)
+GROWTHS = (0.5, 1.0)
 
 
-def draws(case: dict, tau: float, topup: bool, seed: int) -> np.ndarray:
+def draws(case: dict, tau: float, topup: bool, seed: int, growth: float = observation.DISCREPANCY_GROWTH) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    target = tau * case["decades"] ** observation.DISCREPANCY_GROWTH
+    target = tau * case["decades"] ** growth
     sd = np.sqrt(np.maximum(target**2 - case["log_mean"].var(axis=0), 0.0)) if topup else target
     u = observation.standard_discrepancy(rng, case["log_mean"].shape, "uniform")
     return np.exp(case["log_mean"] + sd[None] * u + case["eps"])
 
 
-def pooled(cases: list[dict], tau: float, topup: bool) -> dict[str, float]:
-    rows = [score_draws(draws(c, tau, topup, i), c["y"]) | {"n": len(c["y"])} for i, c in enumerate(cases)]
+def pooled(
+    cases: list[dict], tau: float, topup: bool, growth: float = observation.DISCREPANCY_GROWTH
+) -> dict[str, float]:
+    rows = [score_draws(draws(c, tau, topup, i, growth), c["y"]) | {"n": len(c["y"])} for i, c in enumerate(cases)]
     total = sum(r["n"] for r in rows)
     return {
         k: sum(r[k] * r["n"] for r in rows) / total for k in ("coverage_50", "coverage_90", "interval_score_90", "crps")
@@ -54,6 +60,22 @@ def main() -> None:
             f"{row['coverage_90']:.3f} IS90 {row['interval_score_90']:.4f} CRPS {row['crps']:.4f}; IS90 per sweep "
             + " ".join(f"{v:.3f}" for v in per)
         )
+    grid = [(t, top, g) for top in (False, True) for g in GROWTHS for t in SCALES]
+    held_rows = {}
+    for held in cases:
+        others = [c for n, cs in cases.items() if n != held for c in cs]
+        tau, top, g = min(grid, key=lambda x: pooled(others, *x)["crps"])
+        held_rows[held] = pooled(cases[held], tau, top, g) | {"n": sum(len(c["y"]) for c in cases[held])}
+        print(
+            f"held out {held}: chose {'top-up' if top else 'additive'} tau {tau} growth {g}; "
+            f"IS90 {held_rows[held]['interval_score_90']:.3f} cover90 {held_rows[held]['coverage_90']:.2f}"
+        )
+    total = sum(r["n"] for r in held_rows.values())
+    loso = {
+        k: sum(r[k] * r["n"] for r in held_rows.values()) / total
+        for k in ("coverage_50", "coverage_90", "interval_score_90", "crps")
+    }
+    print("leave-one-sweep-out pooled: " + ", ".join(f"{k} {v:.4f}" for k, v in loso.items()))
 
 
 if __name__ == "__main__":
