@@ -9,28 +9,32 @@ This script scores both on the cached leave-future-out splits of ``benchmarks/ex
 - for each sweep, the combination, fixed scale and growth with the best CRPS on the other
 sweeps (uniform shape, as the default) scored on it.
 
-Run: python benchmarks/discrepancy_topup.py   (prints; writes nothing)
+Run: python benchmarks/discrepancy_topup.py   (writes benchmarks/results/discrepancy_topup.json)
 """
 
 from __future__ import annotations
 
+import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 from extrapolation import CACHE, SPLITS, sweeps
 
 from bayesmoe.criticism.scoring import score_draws
+from bayesmoe.files import atomic_path
 from bayesmoe.laws import observation
 
 SETTINGS = [(0.03, False), (0.03, True), (0.035, True), (0.04, True), (0.05, True)]
+KEYS = ("coverage_50", "coverage_90", "interval_score_90", "crps", "median_rel_error", "mean_width_90")
 SCALES = (0.02, 0.025, 0.03, 0.035, 0.04, 0.05, 0.075)
 GROWTHS = (0.5, 1.0)
 
 
 def draws(case: dict, tau: float, topup: bool, seed: int, growth: float = observation.DISCREPANCY_GROWTH) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    target = tau * case["decades"] ** growth
-    sd = np.sqrt(np.maximum(target**2 - case["log_mean"].var(axis=0), 0.0)) if topup else target
+    pv = case["log_mean"].var(axis=0)
+    sd = observation.discrepancy_sd(tau, case["decades"], growth, pv, "topup" if topup else "add")
     u = observation.standard_discrepancy(rng, case["log_mean"].shape, "uniform")
     return np.exp(case["log_mean"] + sd[None] * u + case["eps"])
 
@@ -40,9 +44,7 @@ def pooled(
 ) -> dict[str, float]:
     rows = [score_draws(draws(c, tau, topup, i, growth), c["y"]) | {"n": len(c["y"])} for i, c in enumerate(cases)]
     total = sum(r["n"] for r in rows)
-    return {
-        k: sum(r[k] * r["n"] for r in rows) / total for k in ("coverage_50", "coverage_90", "interval_score_90", "crps")
-    }
+    return {k: sum(r[k] * r["n"] for r in rows) / total for k in KEYS}
 
 
 def main() -> None:
@@ -61,21 +63,31 @@ def main() -> None:
             + " ".join(f"{v:.3f}" for v in per)
         )
     grid = [(t, top, g) for top in (False, True) for g in GROWTHS for t in SCALES]
+    best = min(grid, key=lambda x: pooled(every, *x)["crps"])
+    print(f"all sweeps together: best {'top-up' if best[1] else 'additive'} tau {best[0]} growth {best[2]}")
     held_rows = {}
     for held in cases:
         others = [c for n, cs in cases.items() if n != held for c in cs]
         tau, top, g = min(grid, key=lambda x: pooled(others, *x)["crps"])
-        held_rows[held] = pooled(cases[held], tau, top, g) | {"n": sum(len(c["y"]) for c in cases[held])}
+        held_rows[held] = pooled(cases[held], tau, top, g) | {
+            "n": sum(len(c["y"]) for c in cases[held]),
+            "chosen": {"combination": "topup" if top else "add", "scale": tau, "growth": g},
+            "no_discrepancy_interval_score_90": pooled(cases[held], 0.0, False)["interval_score_90"],
+        }
         print(
             f"held out {held}: chose {'top-up' if top else 'additive'} tau {tau} growth {g}; "
             f"IS90 {held_rows[held]['interval_score_90']:.3f} cover90 {held_rows[held]['coverage_90']:.2f}"
         )
     total = sum(r["n"] for r in held_rows.values())
-    loso = {
-        k: sum(r[k] * r["n"] for r in held_rows.values()) / total
-        for k in ("coverage_50", "coverage_90", "interval_score_90", "crps")
-    }
+    loso = {k: sum(r[k] * r["n"] for r in held_rows.values()) / total for k in KEYS}
     print("leave-one-sweep-out pooled: " + ", ".join(f"{k} {v:.4f}" for k, v in loso.items()))
+    summary = {
+        "default_all_sweeps": {"combination": "topup" if best[1] else "add", "scale": best[0], "growth": best[2]},
+        "pooled_leave_one_sweep_out": loso | {"n_runs": total},
+        "leave_one_sweep_out": held_rows,
+    }
+    with atomic_path(Path(__file__).parent / "results" / "discrepancy_topup.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

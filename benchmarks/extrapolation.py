@@ -126,7 +126,10 @@ def with_scale(
     rng = np.random.default_rng(seed)
     n = case["log_mean"].shape[0]
     tau = np.broadcast_to(scale_prior(family, scale).sample(rng, (n, 1)), (n, 1)) if scale > 0 else np.zeros((n, 1))
-    delta = observation.draw_discrepancy(tau, case["decades"][None, :], rng, growth=growth, form=form)
+    # additive: how delta combines with parameter uncertainty is chosen in discrepancy_topup.py
+    delta = observation.draw_discrepancy(
+        tau, case["decades"][None, :], rng, growth=growth, form=form, combination="add"
+    )
     return np.exp(case["log_mean"] + delta + case["eps"])
 
 

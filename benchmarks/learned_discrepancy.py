@@ -50,9 +50,7 @@ def draws_of(fit: bm.Fit, test: bm.Runs, seed: int) -> np.ndarray:
 
 
 def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> dict:
-    key = (
-        f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}_{observation.DISCREPANCY_SHAPE}"
-    )
+    key = f"{name.replace('/', '_').replace('<=', 'le').replace(' ', '_')}_{frac}_{draws}_{observation.DISCREPANCY_SHAPE}_{observation.DISCREPANCY_COMBINATION}_{observation.DISCREPANCY_GROWTH}"
     path = CACHE / f"{key}.pkl"
     if path.is_file():
         return pickle.loads(path.read_bytes())

@@ -1,6 +1,7 @@
 """Model discrepancy beyond the training runs, the uncertainty budget, and the backtest's scores."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
@@ -26,7 +27,7 @@ def point_fit(runs, scale=0.05, draws=4000):
         coords={"chain": [0], "draw": np.arange(draws)},
     )
     f.idata.posterior = post
-    f.settings["discrepancy"] = "extrapolation"
+    f.settings |= {"discrepancy": "extrapolation", **observation.discrepancy_settings()}
     return f
 
 
@@ -173,23 +174,46 @@ def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth, form)
         observation.draw_discrepancy(0.04, 1.0, rng, form="cauchy")
 
 
-def test_fits_record_the_discrepancy_shape_and_predictions_use_it(chinchilla_fit):
+def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchilla_fit):
     from bayesmoe.decisions.prediction import predictive_parts
     from bayesmoe.inference.fitting import Fit
 
-    assert chinchilla_fit.settings["discrepancy_shape"] == observation.DISCREPANCY_SHAPE == "uniform"
+    st = chinchilla_fit.settings
+    assert st["discrepancy_shape"] == observation.DISCREPANCY_SHAPE == "uniform"
+    assert st["discrepancy_combination"] == observation.DISCREPANCY_COMBINATION == "topup"
+    assert st["discrepancy_growth"] == observation.DISCREPANCY_GROWTH
     top = chinchilla_fit.extent()
-    far = {"N": np.array([top["N"] * 10]), "D": np.array([top["D"] * 10])}  # 2 decades of compute beyond
-    _, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
+    far = {"N": np.array([top["N"] * 30]), "D": np.array([top["D"] * 30])}  # ~3 decades of compute beyond
+    log_mean, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
     tau = float(chinchilla_fit.idata.posterior[observation.DISCREPANCY_SCALE].max())
     decades = float(observation.decades_beyond(far, top)[0])
-    bound = np.sqrt(3) * tau * decades**observation.DISCREPANCY_GROWTH
-    assert np.abs(delta.values).max() <= bound and np.abs(delta.values).max() > 0.8 * bound
-    # a fit saved before shapes existed keeps its normal discrepancy
-    settings = {k: v for k, v in chinchilla_fit.settings.items() if k != "discrepancy_shape"}
+    pv = float(log_mean.var(("chain", "draw")))
+    sd = observation.discrepancy_sd(tau, decades, param_var=pv, combination="topup")
+    assert 0 < sd < tau * decades**observation.DISCREPANCY_GROWTH  # topped up, not added
+    assert np.abs(delta.values).max() <= np.sqrt(3) * sd * (1 + 1e-9)
+    assert np.abs(delta.values).max() > 0.8 * np.sqrt(3) * sd
+    # a fit saved before these settings existed keeps its normal, additive, sqrt-growth discrepancy
+    old_keys = ("discrepancy_shape", "discrepancy_combination", "discrepancy_growth")
+    settings = {k: v for k, v in st.items() if k not in old_keys}
     old = Fit(
         chinchilla_fit.law, chinchilla_fit.runs, chinchilla_fit.idata, settings=settings, priors=chinchilla_fit.priors
     )
-    assert old.discrepancy_shape == "normal"
+    assert (old.discrepancy_shape, old.discrepancy_combination, old.discrepancy_growth) == ("normal", "add", 0.5)
     _, delta, _ = predictive_parts(old, far, seed=0)
-    assert np.abs(delta.values).max() > bound
+    assert delta.values.std() == pytest.approx(tau * decades**0.5, rel=0.1)
+
+
+def test_top_up_fills_parameter_uncertainty_to_the_discrepancy_width(chinchilla_fit):
+    # the uncertainty budget's parameters + discrepancy equal max(parameters, (tau decades^g)^2)
+    top = chinchilla_fit.extent()
+    grid = pd.DataFrame(
+        {"N": [top["N"] / 2, top["N"] * 3, top["N"] * 30], "D": [top["D"] / 2, top["D"] * 3, top["D"] * 30]}
+    )
+    b = bm.uncertainty_budget(chinchilla_fit, grid)
+    tau = float(np.sqrt((chinchilla_fit.idata.posterior[observation.DISCREPANCY_SCALE] ** 2).mean()))
+    decades = np.asarray(observation.decades_beyond({k: grid[k].to_numpy() for k in grid}, top), float)
+    want = np.maximum(b["parameters"].values, (tau * decades**observation.DISCREPANCY_GROWTH) ** 2)
+    np.testing.assert_allclose(b["parameters"].values + b["discrepancy"].values, want, rtol=1e-9)
+    assert b["discrepancy"].values[0] == 0  # inside the runs
+    with pytest.raises(FitError, match="unknown discrepancy combination"):
+        observation.discrepancy_sd(0.03, 1.0, param_var=0.0, combination="multiply")

@@ -17,16 +17,22 @@ def test_scale_log_likelihood_is_the_mixture_density_over_draws():
     log_y, log_mean = rng.normal(1, 0.1, 4), rng.normal(1, 0.1, (3, 4))
     sigma, decades = np.array([0.01, 0.02, 0.015]), np.array([0.0, 0.5, 1.0, 2.0])
     grid = np.array([0.01, 0.05])
-    got = observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="normal")
+    got = {
+        c: observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, "normal", c)
+        for c in ("add", "topup")
+    }
     flat = observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="uniform")
+    pv = log_mean.var(axis=0)
     for t, tau in enumerate(grid):
-        sd = np.sqrt(sigma[:, None] ** 2 + (tau * decades[None] ** observation.DISCREPANCY_GROWTH) ** 2)
-        dens = stats.norm.pdf(log_y[None], log_mean, sd).mean(axis=0)
-        assert got[t] == pytest.approx(np.log(dens).sum(), rel=1e-10)
-        # uniform: Normal noise convolved with Uniform(-a, a), a = sqrt(3) sd, by quadrature
+        target = tau * decades**observation.DISCREPANCY_GROWTH
+        for comb, dsd in (("add", target), ("topup", np.sqrt(np.maximum(target**2 - pv, 0)))):
+            sd = np.sqrt(sigma[:, None] ** 2 + dsd[None] ** 2)
+            dens = stats.norm.pdf(log_y[None], log_mean, sd).mean(axis=0)
+            assert got[comb][t] == pytest.approx(np.log(dens).sum(), rel=1e-10)
+        # uniform, topped up: Normal noise convolved with Uniform(-a, a), a = sqrt(3) sd, by quadrature
         dens = np.zeros(4)
         for j in range(4):
-            a = np.sqrt(3) * tau * decades[j] ** observation.DISCREPANCY_GROWTH
+            a = np.sqrt(3) * dsd[j]
             for d in range(3):
                 r = log_y[j] - log_mean[d, j]
                 if a == 0:

@@ -103,7 +103,13 @@ def learn_discrepancy(
         decades = observation.decades_beyond(observation.extent_inputs(test.df), f.extent())
         decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
         ll = observation.scale_log_likelihood(
-            np.log(test.loss()), lm, sigma, decades, SCALE_GRID, form=fit.discrepancy_shape
+            np.log(test.loss()),
+            lm,
+            sigma,
+            decades,
+            SCALE_GRID,
+            form=fit.discrepancy_shape,
+            **fit.discrepancy_kwargs(),
         )
         log_lik += ll / len(inner)
         d = f.diagnostics()

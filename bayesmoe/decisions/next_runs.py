@@ -189,7 +189,9 @@ def design(
     if fit.discrepancy is not None:
         decades = np.asarray(observation.decades_beyond(x, fit.extent()), float)
         tau = post[observation.DISCREPANCY_SCALE].values.reshape(-1)[:, None]
-        sd2 = sd2 + observation.discrepancy_sd(tau, decades[None, :]) ** 2
+        kw = fit.discrepancy_kwargs()
+        pv = np.log(mean).var(axis=0)[None, :]  # parameter spread at each candidate
+        sd2 = sd2 + observation.discrepancy_sd(tau, decades[None, :], kw["growth"], pv, kw["combination"]) ** 2
     sd = np.sqrt(sd2)
     rng = np.random.default_rng(seed)
     j = rng.integers(0, n, simulations)

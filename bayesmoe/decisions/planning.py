@@ -219,7 +219,11 @@ def plan(
         if f.discrepancy is not None:  # the loss the run would reach: the law's, off by the model discrepancy
             decades = float(observation.decades_beyond(at, extent))
             scale = f.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)[idx]
-            value = value * np.exp(observation.draw_discrepancy(scale, decades, rng, form=f.discrepancy_shape))
+            pv = float(np.var(np.log(np.broadcast_to(value, (m,)))))  # parameter spread the top-up need not add
+            delta = observation.draw_discrepancy(
+                scale, decades, rng, form=f.discrepancy_shape, param_var=pv, **f.discrepancy_kwargs()
+            )
+            value = value * np.exp(delta)
             with_delta = True
         dloss.append(np.broadcast_to(value, (m,)))
     near = near_optimal_share(np.concatenate(law_loss), per_draw["loss"])

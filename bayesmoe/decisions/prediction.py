@@ -89,8 +89,14 @@ def predictive_parts(
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
         scale = fit.idata.posterior[observation.DISCREPANCY_SCALE]
+        param_var = np.log(mean).var(("chain", "draw"))  # what the top-up need not add
         delta = observation.draw_discrepancy(
-            scale, xr.zeros_like(mean) + decades, rng, form=fit.discrepancy_shape
+            scale,
+            xr.zeros_like(mean) + decades,
+            rng,
+            form=fit.discrepancy_shape,
+            param_var=param_var,
+            **fit.discrepancy_kwargs(),
         ).transpose(*mean.dims)
     noise = fit.noise()
     shape_noise = {k: v.values.reshape(v.shape + (1,) * (mean.ndim - 2)) for k, v in noise.items()}
@@ -153,7 +159,15 @@ def uncertainty_budget(
     disc = xr.zeros_like(param)
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
-        disc = disc + observation.discrepancy_variance(post[observation.DISCREPANCY_SCALE], decades)
+        kw = fit.discrepancy_kwargs()
+        tau = post[observation.DISCREPANCY_SCALE]
+        disc = (
+            disc
+            + observation.discrepancy_sd(
+                np.sqrt(float((tau**2).mean())), decades, kw["growth"], param, kw["combination"]
+            )
+            ** 2
+        )
     noise = xr.zeros_like(param) + float((post["sigma"] ** 2).mean())
     return _shares(param, disc, noise)
 

@@ -188,6 +188,21 @@ class Fit:
         """Shape of the discrepancy term given its sd (fits saved before shapes existed: normal)."""
         return self.settings.get("discrepancy_shape") or "normal"
 
+    @property
+    def discrepancy_combination(self) -> str:
+        """How the discrepancy meets parameter uncertainty (fits saved before the top-up: add)."""
+        return self.settings.get("discrepancy_combination") or "add"
+
+    @property
+    def discrepancy_growth(self) -> float:
+        """How its sd grows with decades beyond the runs (fits saved before it was recorded: 0.5)."""
+        g = self.settings.get("discrepancy_growth")
+        return 0.5 if g is None else float(g)
+
+    def discrepancy_kwargs(self) -> dict[str, Any]:
+        """The discrepancy settings this fit was made with, for :mod:`bayesmoe.laws.observation`."""
+        return {"growth": self.discrepancy_growth, "combination": self.discrepancy_combination}
+
     def extent(self) -> dict[str, float]:
         """The largest training value of compute and of each size input (where extrapolation starts)."""
         return observation.training_extent(observation.extent_inputs(self.runs.df))
@@ -369,7 +384,7 @@ def fit(
     info = settings.to_dict() | {
         "likelihood": likelihood,
         "discrepancy": discrepancy,
-        "discrepancy_shape": observation.DISCREPANCY_SHAPE if discrepancy is not None else None,
+        **(observation.discrepancy_settings() if discrepancy is not None else {}),
         "wall_time_s": round(elapsed, 3),
         "identifiability": ident.messages(),
     }
