@@ -51,25 +51,21 @@ DISCREPANCIES = ("extrapolation", None)
 #: Name of the discrepancy scale (sd of log loss per decade beyond the training runs) in the posterior.
 DISCREPANCY_SCALE = "discrepancy_scale"
 #: Its prior, how the sd grows with the distance (sd = tau * decades**growth; 1: a random slope
-#: in log compute, 0.5: a random walk / Brownian motion in log compute) and delta's shape given
-#: its sd (normal, or flat-topped uniform). Chosen by leave-one-sweep-out CRPS over the eight
-#: bundled sweeps (Gadre per corpus, Clark per router, Farseer, Muennighoff; 24 splits, 951
-#: held-out runs up to 3.1 decades beyond) among HalfNormal, LogNormal and fixed scales, growth
-#: 0.5 or 1 and both shapes (benchmarks/results/extrapolation.json): every fold chose a fixed
-#: scale (0.03 or 0.035) and the uniform shape, growth 0.5 on seven folds of eight; on all
-#: sweeps Fixed(0.03) / 0.5 / uniform had the best CRPS. Pooled over the held-out folds: 90 %
-#: coverage 0.91, 50 % 0.45 (normal shape 0.94 / 0.40; without discrepancy 0.36 / 0.20). The
-#: law's misses have a size more than a bell shape: a flat top widens the 50 % interval and
-#: trims the 90 % one. A fixed scale is honest: beyond the runs they carry no information on
-#: tau (learning it from a sweep's own runs made every sweep worse, benchmarks/learned_discrepancy.py).
-#: How delta combines with the law's parameter uncertainty: "add" (Kennedy & O'Hagan: on top
-#: of it) or "topup" (only the variance that parameter uncertainty lacks: sd_delta^2 =
-#: max(0, sd^2 - var over draws of the law's log loss), so a fit already wide beyond its runs
-#: gets little extra). Chosen by leave-one-sweep-out CRPS in benchmarks/discrepancy_topup.py
-#: (uniform shape, fixed scales, growth 0.5 or 1): every fold chose the top-up at tau 0.035
-#: (growth 1 on five folds); on all sweeps together top-up / 0.035 / growth 1 had the best CRPS.
-#: Pooled over the held-out folds: 90 % coverage 0.95, 50 % 0.53, interval score 0.297, CRPS
-#: 0.0381 (additive 0.03 / growth 0.5: 0.91 / 0.45 / 0.310 / 0.0386).
+#: in log compute, 0.5: a random walk in log compute), delta's shape given its sd (normal, or
+#: flat-topped uniform) and how it meets parameter uncertainty (below). All chosen by
+#: leave-one-sweep-out CRPS over the eight bundled sweeps (Gadre per corpus, Clark per router,
+#: Farseer, Muennighoff; 24 splits, 951 held-out runs up to 3.1 decades beyond):
+#: benchmarks/extrapolation.py, for an additive term, chose a fixed scale and the uniform shape
+#: on every fold; benchmarks/discrepancy_topup.py then chose the top-up over the addition on
+#: every fold, and on all sweeps together top-up / Fixed(0.035) / growth 1 had the best CRPS.
+#: The misses have a size more than a bell shape: a flat top widens the 50 % interval and trims
+#: the 90 % one. A fixed scale is honest: beyond the runs they carry no information on tau
+#: (learning it from a sweep's own runs made every sweep worse, benchmarks/learned_discrepancy.py).
+#: How delta meets the law's parameter uncertainty: "topup" gives it only the variance that
+#: uncertainty lacks (sd_delta^2 = max(0, sd^2 - var over draws of the law's log loss): a fit
+#: already wide beyond its runs gets little extra); "add" puts it on top (Kennedy & O'Hagan).
+#: Pooled over the held-out folds: top-up 90 % coverage 0.95, 50 % 0.53, interval score 0.297,
+#: CRPS 0.0381; additive (tau 0.03, growth 0.5) 0.91 / 0.45 / 0.310 / 0.0386.
 DISCREPANCY_COMBINATIONS = ("topup", "add")
 DISCREPANCY_COMBINATION = "topup"
 DISCREPANCY_PRIOR = Prior("Fixed", (0.035,))
@@ -193,7 +189,7 @@ def decades_beyond(inputs: Mapping[str, Any], extent: Mapping[str, float]) -> An
 
 #: Prior of the scale when it is learned from the user's own runs (:func:`bayesmoe.learn_discrepancy`):
 #: centred on the bundled evidence above, a factor ~3.4 either way at 90 %.
-LEARNED_SCALE_PRIOR = Prior("LogNormal", (float(np.log(0.03)), 0.75))
+LEARNED_SCALE_PRIOR = Prior("LogNormal", (float(np.log(float(DISCREPANCY_PRIOR.args[0]))), 0.75))
 
 
 def scale_log_likelihood(
