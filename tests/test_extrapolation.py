@@ -198,7 +198,7 @@ def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchill
     old = Fit(
         chinchilla_fit.law, chinchilla_fit.runs, chinchilla_fit.idata, settings=settings, priors=chinchilla_fit.priors
     )
-    assert (old.discrepancy_shape, old.discrepancy_combination, old.discrepancy_growth) == ("normal", "add", 0.5)
+    assert old.discrepancy_kwargs() == {"form": "normal", "combination": "add", "growth": 0.5}
     _, delta, _ = predictive_parts(old, far, seed=0)
     assert delta.values.std() == pytest.approx(tau * decades**0.5, rel=0.1)
 

@@ -108,7 +108,6 @@ def learn_discrepancy(
             sigma,
             decades,
             SCALE_GRID,
-            form=fit.discrepancy_shape,
             **fit.discrepancy_kwargs(),
         )
         log_lik += ll / len(inner)

@@ -220,9 +220,7 @@ def plan(
             decades = float(observation.decades_beyond(at, extent))
             scale = f.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)[idx]
             pv = float(np.var(np.log(np.broadcast_to(value, (m,)))))  # parameter spread the top-up need not add
-            delta = observation.draw_discrepancy(
-                scale, decades, rng, form=f.discrepancy_shape, param_var=pv, **f.discrepancy_kwargs()
-            )
+            delta = observation.draw_discrepancy(scale, decades, rng, param_var=pv, **f.discrepancy_kwargs())
             value = value * np.exp(delta)
             with_delta = True
         dloss.append(np.broadcast_to(value, (m,)))

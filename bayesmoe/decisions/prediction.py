@@ -94,7 +94,6 @@ def predictive_parts(
             scale,
             xr.zeros_like(mean) + decades,
             rng,
-            form=fit.discrepancy_shape,
             param_var=param_var,
             **fit.discrepancy_kwargs(),
         ).transpose(*mean.dims)

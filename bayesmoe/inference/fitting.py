@@ -183,25 +183,9 @@ class Fit:
         has = observation.DISCREPANCY_SCALE in self.idata.posterior
         return self.settings.get("discrepancy", "extrapolation") if has else None
 
-    @property
-    def discrepancy_shape(self) -> str:
-        """Shape of the discrepancy term given its sd (fits saved before shapes existed: normal)."""
-        return self.settings.get("discrepancy_shape") or "normal"
-
-    @property
-    def discrepancy_combination(self) -> str:
-        """How the discrepancy meets parameter uncertainty (fits saved before the top-up: add)."""
-        return self.settings.get("discrepancy_combination") or "add"
-
-    @property
-    def discrepancy_growth(self) -> float:
-        """How its sd grows with decades beyond the runs (fits saved before it was recorded: 0.5)."""
-        g = self.settings.get("discrepancy_growth")
-        return 0.5 if g is None else float(g)
-
     def discrepancy_kwargs(self) -> dict[str, Any]:
-        """The discrepancy settings this fit was made with, for :mod:`bayesmoe.laws.observation`."""
-        return {"growth": self.discrepancy_growth, "combination": self.discrepancy_combination}
+        """The discrepancy model this fit was made with (``form``, ``growth``, ``combination``)."""
+        return observation.recorded_discrepancy(self.settings)
 
     def extent(self) -> dict[str, float]:
         """The largest training value of compute and of each size input (where extrapolation starts)."""

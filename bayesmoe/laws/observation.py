@@ -152,6 +152,17 @@ def discrepancy_settings() -> dict[str, Any]:
     }
 
 
+def recorded_discrepancy(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`draw_discrepancy` for the model a fit recorded in its
+    settings (fits saved before these were recorded: normal, additive, sqrt growth)."""
+    g = settings.get("discrepancy_growth")
+    return {
+        "form": settings.get("discrepancy_shape") or "normal",
+        "combination": settings.get("discrepancy_combination") or "add",
+        "growth": 0.5 if g is None else float(g),
+    }
+
+
 def check_discrepancy(discrepancy: str | None) -> str | None:
     """Return ``discrepancy`` if known, else raise naming the choices."""
     if discrepancy not in DISCREPANCIES:
