@@ -225,12 +225,12 @@ def main() -> None:
         },
         "leave_one_sweep_out": loso,
         "pooled_leave_one_sweep_out": {
-            "discrepancy": _pool([loso[n]["discrepancy"] for n in names]),
-            "normal_shape_discrepancy": _pool([loso[n]["normal_shape_discrepancy"] for n in names]),
-            "no_discrepancy": _pool([loso[n]["no_discrepancy"] for n in names]),
-            "studentt_discrepancy": _pool([loso[n]["studentt_discrepancy"] for n in names]),
-            "studentt_no_discrepancy": _pool([loso[n]["studentt_no_discrepancy"] for n in names]),
-            **({"huber_bootstrap": _pool([loso[n]["huber_bootstrap"] for n in names])} if args.bootstrap else {}),
+            "discrepancy": pool_scores([loso[n]["discrepancy"] for n in names]),
+            "normal_shape_discrepancy": pool_scores([loso[n]["normal_shape_discrepancy"] for n in names]),
+            "no_discrepancy": pool_scores([loso[n]["no_discrepancy"] for n in names]),
+            "studentt_discrepancy": pool_scores([loso[n]["studentt_discrepancy"] for n in names]),
+            "studentt_no_discrepancy": pool_scores([loso[n]["studentt_no_discrepancy"] for n in names]),
+            **({"huber_bootstrap": pool_scores([loso[n]["huber_bootstrap"] for n in names])} if args.bootstrap else {}),
         },
         # the fits behind the scores, as they came out (default settings, no retries)
         "fit_checks": {
@@ -273,7 +273,8 @@ def main() -> None:
     print(f"wrote {out} in {summary['seconds']:.0f} s")
 
 
-def _pool(rows: list[dict]) -> dict:
+def pool_scores(rows: list[dict]) -> dict:
+    """Scores of several splits (each with its ``n_runs``), weighted by their held-out runs."""
     total = sum(r["n_runs"] for r in rows)
     keys = [k for k in rows[0] if k != "n_runs"]
     return {k: float(sum(r[k] * r["n_runs"] for r in rows) / total) for k in keys} | {"n_runs": total}

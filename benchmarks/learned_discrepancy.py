@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from extrapolation import sweeps  # the same eight sweeps (benchmarks/ is on the path when run as a script)
+from extrapolation import pool_scores, sweeps  # same sweeps and pooling (benchmarks/ is on the path)
 
 import bayesmoe as bm
 from bayesmoe.criticism.backtesting import split_runs
@@ -79,9 +79,7 @@ def one_split(name: str, law: str, runs: bm.Runs, frac: float, draws: int) -> di
 
 
 def pool(rows: list[dict], method: str) -> dict:
-    total = sum(r["n_test"] for r in rows)
-    keys = list(rows[0][method])
-    return {k: float(sum(r[method][k] * r["n_test"] for r in rows) / total) for k in keys} | {"n_runs": total}
+    return pool_scores([r[method] | {"n_runs": r["n_test"]} for r in rows])
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from bayesmoe.cli.app import emit_json, main, pairs, progress
     "out_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write the plan to this .json or .yaml file (decision, intervals, extrapolation, notes).",
+    help="Also write the plan to this .json or .yaml file (decision, intervals, extrapolation, notes, layout).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
 def plan_cmd(

@@ -131,25 +131,12 @@ def learn_discrepancy(
             }
         )
     probs = scale_posterior(log_lik)
-    post = fit.idata.posterior.copy()
-    shape = post[observation.DISCREPANCY_SCALE].shape
+    shape = fit.idata.posterior[observation.DISCREPANCY_SCALE].shape
     rng = np.random.default_rng([seed, 2])
     cell = np.log(SCALE_GRID[1] / SCALE_GRID[0])
     tau = rng.choice(SCALE_GRID, size=shape, p=probs) * np.exp(cell * (rng.random(shape) - 0.5))
-    post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), tau)
-    idata = fit.idata.copy()
-    idata.posterior = post
-    lo, hi = eti(tau.ravel())
-    settings = fit.settings | {
-        "discrepancy_scale": {
-            "learned": True,
-            "prior": str(observation.LEARNED_SCALE_PRIOR),
-            "median": float(np.median(tau)),
-            "eti_90": [float(lo), float(hi)],
-            "evidence": evidence,
-        }
-    }
-    out = Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
+    info = {"learned": True, "prior": str(observation.LEARNED_SCALE_PRIOR), "evidence": evidence}
+    out = _with_scale(fit, tau, info)
     return out if floor is None else with_scale_floor(out, floor)
 
 
@@ -159,13 +146,19 @@ def with_scale_floor(fit: Fit, floor: float) -> Fit:
         raise CompareError(f"floor must be a scale >= 0, got {floor!r}")
     if observation.DISCREPANCY_SCALE not in fit.idata.posterior:
         raise CompareError("this fit has no discrepancy term (fitted with discrepancy=None)")
+    tau = np.maximum(fit.idata.posterior[observation.DISCREPANCY_SCALE].values, floor)
+    return _with_scale(fit, tau, {**fit.settings.get("discrepancy_scale", {}), "floor": float(floor)})
+
+
+def _with_scale(fit: Fit, tau: np.ndarray, info: dict[str, Any]) -> Fit:
+    """A copy of ``fit`` whose discrepancy scale draws are ``tau`` (chain x draw), with ``info``
+    and the scale's median and 90 % interval kept in ``settings["discrepancy_scale"]``."""
     idata = fit.idata.copy()
     post = idata.posterior.copy()
-    post[observation.DISCREPANCY_SCALE] = np.maximum(post[observation.DISCREPANCY_SCALE], floor)
+    post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), np.asarray(tau, float))
     idata.posterior = post
-    info = dict(fit.settings.get("discrepancy_scale", {}))
-    tau = post[observation.DISCREPANCY_SCALE].values.ravel()
-    info |= {"floor": float(floor), "median": float(np.median(tau)), "eti_90": [float(v) for v in eti(tau)]}
+    flat = np.asarray(tau, float).ravel()
+    info = info | {"median": float(np.median(flat)), "eti_90": [float(v) for v in eti(flat)]}
     settings = fit.settings | {"discrepancy_scale": info}
     return Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
 

@@ -25,7 +25,6 @@ def zoom(
     lo: np.ndarray,
     hi: np.ndarray,
     rows: int,
-    coarse: int | None = None,
     start: np.ndarray | None = None,
     step: np.ndarray | None = None,
     tol: float = 5e-4,
@@ -41,12 +40,11 @@ def zoom(
     power laws are convex in log size, so this local search finds the optimum.
     """
     d = len(lo)
-    coarse = coarse or coarse_points(d)
-    step0 = (hi - lo) / (coarse - 1)
+    step0 = coarse_step(lo, hi)
     every = slice(None)
     at = np.arange(rows)
     if start is None:
-        axes = [np.linspace(lo[j], hi[j], coarse) for j in range(d)]
+        axes = [np.linspace(lo[j], hi[j], coarse_points(d)) for j in range(d)]
         grid = np.array(list(itertools.product(*axes)))  # (m, d)
         z = np.broadcast_to(grid, (rows, *grid.shape))
         f = objective(z, every)

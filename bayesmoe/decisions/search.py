@@ -228,11 +228,8 @@ def per_draw_optima(
         current = {k: np.full((n, 1), common[j]) for j, k in enumerate(disc_names)}
         z_sub = np.log(np.column_stack([first[k] for k in problem.continuous]))
         if disc_names:  # the subsample's optima under the common choice, and how far a switch moves them
-            cost_sub = draw_cost(
-                problem, {k: v[sub] for k, v in p.items()}, {k: v[sub] for k, v in current.items()}, price
-            )
             z_own = z_sub
-            z_sub, _ = zoom(cost_sub, problem.lo, problem.hi, sub.size, start=z_own)
+            z_sub, _ = search_rows(problem, p, current, price, sub, start=z_own)
             spread = 2 * np.quantile(np.abs(z_own - z_sub), 0.95, axis=0)
             switch_step = np.clip(spread, 4e-3, coarse_step(problem.lo, problem.hi) / 4)
         start, step = predicted_start(p, sub, z_sub, coarse_step(problem.lo, problem.hi))
@@ -259,9 +256,7 @@ def per_draw_optima(
         if changed.size == 0:
             break
         current = new
-        sub_p = {k: v[changed] for k, v in p.items()}
-        sub_cost = draw_cost(problem, sub_p, {k: v[changed] for k, v in current.items()}, price)
-        z[changed], f = zoom(sub_cost, problem.lo, problem.hi, changed.size, start=z[changed], step=switch_step)
+        z[changed], f = search_rows(problem, p, current, price, changed, start=z[changed], step=switch_step)
         regrid(problem, p, current, price, z, changed[~np.isfinite(f)])
     x = problem.inputs(z[:, None, :], current)
     loss = problem_loss(problem, p, z[:, None, :], current)[:, 0]
@@ -279,20 +274,33 @@ def per_draw_optima(
     return out
 
 
+def search_rows(
+    problem: Problem,
+    p: Mapping[str, np.ndarray],
+    disc: Mapping[str, np.ndarray],
+    price: float,
+    rows: np.ndarray,
+    start: np.ndarray | None = None,
+    step: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The compass search for the draws ``rows`` only (their parameters and discrete choices),
+    from ``start`` or, without one, from the full coarse grid."""
+    cost = draw_cost(problem, {k: v[rows] for k, v in p.items()}, {k: v[rows] for k, v in disc.items()}, price)
+    return zoom(cost, problem.lo, problem.hi, len(rows), start=start, step=step)
+
+
 def regrid(
     problem: Problem,
     p: Mapping[str, np.ndarray],
     disc: Mapping[str, np.ndarray],
     price: float,
     z: np.ndarray,
-    rows: Any,
+    rows: np.ndarray,
 ) -> None:
     """Search ``rows`` again from the full coarse grid (in place in ``z``): a warm start that
     landed where the law is infeasible or invalid for a draw gives no direction to move."""
     if len(rows):
-        sub = {k: v[rows] for k, v in p.items()}
-        cost = draw_cost(problem, sub, {k: v[rows] for k, v in disc.items()}, price)
-        z[rows], _ = zoom(cost, problem.lo, problem.hi, len(rows))
+        z[rows], _ = search_rows(problem, p, disc, price, rows)
 
 
 def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]:
