@@ -79,3 +79,45 @@ def test_hoist_moves_subtrees_free_of_the_varying_names_out_and_keeps_the_value(
     assert np.isclose(expr.evaluate(tree, {**env, **hoisted}), expr.evaluate(law.loss_tree, env), rtol=1e-14)
     whole, b2 = expr.hoist(law.loss_tree, set())  # nothing varies: one binding, the whole law
     assert list(b2.values()) == [law.loss_tree] and isinstance(whole, expr.Sym)
+
+
+def test_log_powers_rewrites_only_fitted_powers_of_positive_inputs_and_keeps_every_law_exact():
+    from bayesmoe.inference.model import fitted_tree
+    from bayesmoe.laws.catalogue import get_law, list_laws
+
+    rng = np.random.default_rng(0)
+    for name in list_laws():
+        law = get_law(name)
+        tree, logged = fitted_tree(law)
+        assert logged <= set(law.inputs)
+        env = {**law.constants, **{k: float(law.priors[k].typical()) for k in law.params}}
+        x = {k: rng.uniform(1.5, 3.0, 5) * (1e9 if k in ("N", "D", "N_a", "C") else 1.0) for k in law.inputs}
+        if "S" in x:
+            x["S"][0] = 0.0  # a share may be zero: never rewritten through its log
+        logs = {f"_log_{k}": np.log(x[k]) for k in logged}
+        want = expr.evaluate(law.loss_tree, {**env, **x})
+        got = expr.evaluate(tree, {**env, **x, **logs})
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
+    tree, logged = fitted_tree(get_law("zhao2025"))
+    assert logged == {"N", "N_a", "D"}  # S**2 has a number for exponent; S may be 0
+
+
+def test_model_log_density_is_unchanged_by_the_log_power_rewrite(monkeypatch):
+    import bayesmoe as bm
+    from bayesmoe.inference import model as model_mod
+    from bayesmoe.laws.catalogue import get_law
+    from bayesmoe.laws.simulation import zhao_design
+    from bayesmoe.runs.table import Runs
+
+    law = get_law("zhao2025")
+    runs = bm.simulate("zhao2025", zhao_design(40, seed=0), law.published(), noise=0.01, seed=1)
+    runs = runs if isinstance(runs, Runs) else Runs(runs)
+    m = model_mod.build_model(law, runs)
+    point = m.initial_point()
+    fast = m.compile_logp()(point)
+    monkeypatch.setattr(model_mod.expr, "log_powers", lambda node, positive: (node, set()))
+    plain = model_mod.build_model(law, runs)
+    assert "logx_N" in m.named_vars and "logx_N" not in plain.named_vars
+    np.testing.assert_allclose(plain.compile_logp()(point), fast, rtol=1e-10)
+    grads = [mm.compile_dlogp()(point) for mm in (m, plain)]
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-8)

@@ -14,6 +14,7 @@ from bayesmoe.inference.reparam import level_param, resolve_priors, shear_terms
 from bayesmoe.laws import expr, observation
 from bayesmoe.laws.law import Law
 from bayesmoe.laws.priors import Prior
+from bayesmoe.runs.columns import SIZE_COLUMNS
 from bayesmoe.runs.table import Runs
 
 
@@ -92,16 +93,27 @@ def build_model(
                 free = pri[name].to_free(pop[name], pt) + tau * z
                 per_group = pm.Deterministic(f"{name}_group", pri[name].from_free(free, pt), dims="group")
                 env[name] = per_group[codes]
-        mu = law.loss_fn(env, x, ns)
+        tree, logged = fitted_tree(law)
+        logx = {f"_log_{k}": shared[f"logx_{k}"] for k in logged}
+        mu = expr.evaluate(tree, {**law.constants, **env, **x, **logx}, ns)
         observation.add_to_model(pt.log(mu), shared["y"], likelihood, dims="run")
     model.bayesmoe_pooled = sorted(pooled_set)  # type: ignore[attr-defined]
     model.bayesmoe_shear = sorted(shear) + ([f"{level_name}:level"] if level_name else [])  # type: ignore[attr-defined]
     return model
 
 
+def fitted_tree(law: Law) -> tuple[expr.Node, set[str]]:
+    """The loss tree the model evaluates: each power of a positive input with a fitted exponent
+    as ``exp(e * log x)`` over precomputed ``log x`` (:func:`bayesmoe.laws.expr.log_powers`),
+    and the inputs so rewritten."""
+    positive = {k for k in law.inputs if k in SIZE_COLUMNS or law.input_bounds(k)[0] > 0}
+    return expr.log_powers(law.loss_tree, positive)
+
+
 def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
     """The values of the shared data containers of :func:`build_model` for ``runs``."""
     data = {f"x_{k}": v for k, v in runs.inputs(law.inputs).items()}
+    data |= {f"logx_{k}": np.log(data[f"x_{k}"]) for k in sorted(fitted_tree(law)[1])}
     data |= {f"ref_{k}": np.asarray(v) for k, v in runs.reference(law.inputs).items()}
     data["y"] = np.log(runs.loss())
     if groups is not None:

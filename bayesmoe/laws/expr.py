@@ -281,6 +281,32 @@ def hoist(node: Node, varying: set[str]) -> tuple[Node, dict[str, Node]]:
     return walk(node), bindings
 
 
+def log_powers(node: Node, positive: set[str]) -> tuple[Node, set[str]]:
+    """Rewrite ``x ** e`` as ``exp(e * _log_x)`` for each ``x`` in ``positive`` whose exponent is
+    not a number, and return the names rewritten.
+
+    Exact for ``x > 0``; with ``_log_x`` precomputed from data, a fit evaluates one ``exp``
+    per power and its gradient reuses it, where ``x ** e`` and its derivative in ``e`` cost a
+    power and a log per run and evaluation.
+    """
+    used: set[str] = set()
+
+    def walk(n: Node) -> Node:
+        if isinstance(n, Bin):
+            left, right = walk(n.left), walk(n.right)
+            if n.op == "**" and isinstance(left, Sym) and left.name in positive and not isinstance(right, Num):
+                used.add(left.name)
+                return Call("exp", (Bin("*", right, Sym(f"_log_{left.name}")),))
+            return Bin(n.op, left, right)
+        if isinstance(n, Neg):
+            return Neg(walk(n.arg))
+        if isinstance(n, Call):
+            return Call(n.func, tuple(walk(a) for a in n.args))
+        return n
+
+    return walk(node), used
+
+
 def to_text(node: Node) -> str:
     """Render the tree back to formula text (fully parenthesised where needed)."""
     if isinstance(node, Num):
