@@ -127,17 +127,22 @@ def symbols(node: Node) -> set[str]:
     return set()
 
 
+def _rebuild(node: Node, fn: Callable[[Node], Node]) -> Node:
+    """``node`` with ``fn`` applied to each of its children (leaves come back as they are)."""
+    if isinstance(node, Neg):
+        return Neg(fn(node.arg))
+    if isinstance(node, Bin):
+        return Bin(node.op, fn(node.left), fn(node.right))
+    if isinstance(node, Call):
+        return Call(node.func, tuple(fn(a) for a in node.args))
+    return node
+
+
 def substitute(node: Node, mapping: Mapping[str, Node]) -> Node:
     """Replace names by sub-expressions (used to inline a law's ``define`` entries)."""
     if isinstance(node, Sym):
         return mapping.get(node.name, node)
-    if isinstance(node, Neg):
-        return Neg(substitute(node.arg, mapping))
-    if isinstance(node, Bin):
-        return Bin(node.op, substitute(node.left, mapping), substitute(node.right, mapping))
-    if isinstance(node, Call):
-        return Call(node.func, tuple(substitute(a, mapping) for a in node.args))
-    return node
+    return _rebuild(node, lambda n: substitute(n, mapping))
 
 
 def count(node: Node, name: str) -> int:
@@ -270,13 +275,7 @@ def hoist(node: Node, varying: set[str]) -> tuple[Node, dict[str, Node]]:
             name = f"_hoisted{len(bindings)}"
             bindings[name] = n
             return Sym(name)
-        if isinstance(n, Neg):
-            return Neg(walk(n.arg))
-        if isinstance(n, Bin):
-            return Bin(n.op, walk(n.left), walk(n.right))
-        if isinstance(n, Call):
-            return Call(n.func, tuple(walk(a) for a in n.args))
-        return n
+        return _rebuild(n, walk)
 
     return walk(node), bindings
 
@@ -292,16 +291,11 @@ def log_powers(node: Node, positive: set[str]) -> tuple[Node, set[str]]:
     used: set[str] = set()
 
     def walk(n: Node) -> Node:
-        if isinstance(n, Bin):
-            left, right = walk(n.left), walk(n.right)
-            if n.op == "**" and isinstance(left, Sym) and left.name in positive and not isinstance(right, Num):
-                used.add(left.name)
-                return Call("exp", (Bin("*", right, Sym(f"_log_{left.name}")),))
-            return Bin(n.op, left, right)
-        if isinstance(n, Neg):
-            return Neg(walk(n.arg))
-        if isinstance(n, Call):
-            return Call(n.func, tuple(walk(a) for a in n.args))
+        n = _rebuild(n, walk)
+        fitted = isinstance(n, Bin) and n.op == "**" and not isinstance(n.right, Num)
+        if fitted and isinstance(n.left, Sym) and n.left.name in positive:
+            used.add(n.left.name)
+            return Call("exp", (Bin("*", n.right, Sym(f"_log_{n.left.name}")),))
         return n
 
     return walk(node), used
