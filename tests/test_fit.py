@@ -145,6 +145,19 @@ def test_groups_get_partially_pooled_parameters(monkeypatch):
     np.testing.assert_array_equal(f.idata.constant_data["group_index"], np.repeat([0, 1, 2], 15))
 
 
+def test_law_file_sampler_hints_apply_unless_the_call_overrides(monkeypatch, chinchilla_runs):
+    # chinchilla.toml asks for target_accept 0.99 (small sweeps' E-A-alpha ridge); a law without
+    # hints gets the generic 0.9; an explicit argument always wins
+    runs, _ = chinchilla_runs
+    monkeypatch.setattr(pm, "sample", partial(mock_sample, draws=40))
+    assert bm.get_law("chinchilla").spec.sampling.target_accept == 0.99
+    assert bm.get_law("kaplan2020").spec.sampling.target_accept is None
+    kw = {"progressbar": False, "sampler": "pymc", "warn": False}
+    assert bm.fit("chinchilla", runs, **kw).settings["target_accept"] == 0.99
+    assert bm.fit("kaplan2020", runs, **kw).settings["target_accept"] == 0.9
+    assert bm.fit("chinchilla", runs, target_accept=0.95, **kw).settings["target_accept"] == 0.95
+
+
 def test_mocked_fit_reports_missing_sampler_statistics(monkeypatch, chinchilla_runs):
     runs, _ = chinchilla_runs
     monkeypatch.setattr(pm, "sample", partial(mock_sample, draws=40))
