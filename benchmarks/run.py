@@ -7,6 +7,8 @@
    min ESS per second, divergences; nutpie also warm (compiled model reused).
 3. Fit time against runs (100 -> 10,000) and groups (1 -> 100), chinchilla.
 4. Cold start: a fresh process from `import bayesmoe` to the first finished fit.
+5. Compilation of zhao2025 in fresh processes, PyTensor's disk cache empty and then filled.
+6. Leave-future-out refits with the compiled model reused against compiled each time.
 Surfaces and planning: benchmarks/plan_surface.py. Run: python benchmarks/run.py [--quick] [--part zhao ...]
 """
 
@@ -33,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from recovery import ZHAO_TRUTH  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "run.json"
-PARTS = ["zhao", "samplers", "scaling", "cold"]
+PARTS = ["zhao", "samplers", "scaling", "cold", "compile", "refits"]
 
 
 def timed(fn):
@@ -150,21 +152,97 @@ def scaling(draws: int, sizes: list[int], groups: list[int]) -> dict:
     return out
 
 
+def empty_numba_cache(tmp: str) -> dict[str, str]:
+    """Environment for a child process whose PyTensor base folder is ``tmp``: the C modules are
+    copied from this one (so only the Numba cache starts empty), ``tmp/numba`` is empty."""
+    import shutil
+
+    import pytensor
+
+    base = Path(pytensor.config.base_compiledir)
+    for d in base.glob("compiledir_*"):
+        shutil.copytree(d, Path(tmp) / d.name, symlinks=True)
+    return os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={tmp}"}
+
+
+COMPILE_CODE = """
+import sys, time
+sys.path.insert(0, {bench!r})
+import bayesmoe as bm, nutpie
+from bayesmoe.laws.simulation import zhao_design
+from bayesmoe.inference.model import build_model
+from recovery import ZHAO_TRUTH
+runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
+model = build_model(bm.get_law("zhao2025"), runs)
+t = time.perf_counter()
+nutpie.compile_pymc_model(model)
+print(time.perf_counter() - t)
+"""
+
+
+def compile_cache() -> dict:
+    """zhao2025's nutpie compilation in fresh processes: with PyTensor's disk cache empty, then
+    with it filled by the first (a later session on the same law and number of runs)."""
+    import tempfile
+
+    code = COMPILE_CODE.format(bench=str(Path(__file__).parent))
+    with tempfile.TemporaryDirectory() as cache:
+        env = empty_numba_cache(cache)
+        secs = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+                ).stdout.split()[-1]
+            )
+            for _ in range(3)
+        ]
+    return {"empty_cache_s": secs[0], "filled_cache_s": secs[1:], "runs": 446}
+
+
+REFIT_CODE = """
+import time
+import bayesmoe as bm
+runs = bm.datasets.clark2022("S-Base")
+t = time.perf_counter()
+fit = bm.fit("clark2022", runs, draws=500, tune=500, progressbar=False)
+lfo = bm.leave_future_out(fit, min_train=0.5, draws=500, tune=500, progressbar=False)
+print(len(runs), lfo.refits, time.perf_counter() - t)
+"""
+
+
+def refits() -> dict:
+    """Leave-future-out on Clark's S-Base runs (each refit has a different number of runs), in a
+    fresh process each: the compiled model reused across refits (default) against compiled anew."""
+    out = {}
+    for label, reuse in (("reused", "1"), ("compiled_each_time", "0")):
+        env = os.environ | {"BAYESMOE_COMPILE_CACHE": reuse}
+        p = subprocess.run([sys.executable, "-c", REFIT_CODE], capture_output=True, text=True, check=True, env=env)
+        n, k, secs = p.stdout.split()[-3:]
+        out[label] = {"seconds": float(secs), "runs": int(n), "refits": int(k)}
+    out["ratio"] = out["reused"]["seconds"] / out["compiled_each_time"]["seconds"]
+    return out
+
+
 def cold_start() -> dict:
     code = (
         "import time; t=time.perf_counter(); import bayesmoe as bm, warnings; warnings.simplefilter('ignore');"
         "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
         "print(t1-t, time.perf_counter()-t)"
     )
+    import tempfile
+
     res = []
-    for _ in range(2):
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        res.append([float(v) for v in p.stdout.split()[-2:]])
+    with tempfile.TemporaryDirectory() as cache:  # the first process starts from an empty Numba cache
+        env = empty_numba_cache(cache)
+        for _ in range(2):
+            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+            res.append([float(v) for v in p.stdout.split()[-2:]])
     return {
         "import_s": res[0][0],
         "first_fit_total_s": res[0][1],
         "second_process_total_s": res[1][1],
-        "note": "a new process recompiles the model (nutpie/numba keeps no disk cache); within one process the compiled model is reused",
+        "note": "the first process starts from an empty Numba disk cache, the second finds the compiled law "
+        "graph there; nutpie's own wrappers are compiled again in every process",
     }
 
 
@@ -197,6 +275,10 @@ def main() -> None:
         )
     if "cold" in parts:
         out["cold_start"] = cold_start()
+    if "compile" in parts:
+        out["compile_cache"] = compile_cache()
+    if "refits" in parts:
+        out["refits"] = refits()
     OUT.write_text(json.dumps(out, indent=2, default=str))
     report(out)
     print(f"wrote {OUT}")
@@ -230,6 +312,20 @@ def report(out: dict) -> None:
         " vs groups (1000 runs):",
         {k: f"{v:.1f} s" for k, v in sc["groups"].items()},
     )
+    r = out.get("refits")
+    if r:
+        print(
+            f"leave-future-out on {r['reused']['runs']} runs ({r['reused']['refits']} refits): "
+            f"{r['reused']['seconds']:.1f} s reusing the compiled model, {r['compiled_each_time']['seconds']:.1f} s "
+            f"compiling each refit: ratio {r['ratio']:.2f}"
+        )
+    cc = out.get("compile_cache")
+    if cc:
+        print(
+            f"zhao2025 compilation in a fresh process: {cc['empty_cache_s']:.1f} s with an empty disk cache, "
+            + ", ".join(f"{v:.1f}" for v in cc["filled_cache_s"])
+            + " s with it filled"
+        )
     c = out.get("cold_start")
     if c:
         print(

@@ -10,7 +10,7 @@ import bayesmoe as bm
 from bayesmoe.errors import FitError
 from bayesmoe.inference.model import build_model
 from bayesmoe.inference.reparam import level_param, shear_terms
-from bayesmoe.laws.simulation import zhao_design
+from bayesmoe.laws.simulation import generic_design, reference_params, zhao_design
 
 
 @pytest.mark.parametrize("name", bm.list_laws())
@@ -256,3 +256,28 @@ def test_draws_default_from_environment(chinchilla_runs, monkeypatch):
     monkeypatch.setenv("BAYESMOE_DRAWS", "many")
     with pytest.raises(ValueError, match="BAYESMOE_DRAWS"):
         bm.fit("chinchilla", runs, progressbar=False)
+
+
+def test_compiled_model_serves_runs_of_any_number_exactly(monkeypatch):
+    """A refit on other runs (another number of them, another reference point) reuses the compiled
+    model and draws exactly what a fresh compilation draws."""
+    import nutpie
+
+    from bayesmoe.inference import sampling
+
+    law = "chinchilla"
+    first, other = (bm.simulate(law, generic_design(law, n, seed=n), reference_params(law), seed=n) for n in (30, 41))
+    assert first.reference(["N"]) != other.reference(["N"])
+    compiles = []
+    compile_model = nutpie.compile_pymc_model
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda *a, **k: compiles.append(1) or compile_model(*a, **k))
+    monkeypatch.setattr(sampling, "_COMPILED", {})
+    kw = dict(draws=60, tune=60, chains=2, progressbar=False, seed=5)
+    bm.fit(law, first, **kw)
+    reused = bm.fit(law, other, **kw)
+    assert len(compiles) == 1, "the refit compiled the model again"
+    sampling._COMPILED.clear()
+    fresh = bm.fit(law, other, **kw)
+    assert len(compiles) == 2
+    for name in bm.get_law(law).params:
+        np.testing.assert_array_equal(reused.idata.posterior[name].values, fresh.idata.posterior[name].values)

@@ -328,8 +328,7 @@ def fit(
     model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood)
     pri = resolve_priors(law, priors)
     key = (
-        law.spec_hash,
-        len(runs),
+        law.spec_hash,  # not the number of runs: the compiled model takes any (build_model)
         len(model.coords.get("group", ())),
         tuple(model.bayesmoe_pooled),
         tuple(model.bayesmoe_shear),

@@ -30,7 +30,7 @@ def build_model(
     """The PyMC model of ``law`` on ``runs``.
 
     Data live in shared containers (:func:`model_data`) so a compiled model can be reused on
-    new runs of the same shape. Pooled parameters get one value per level of ``groups``.
+    new runs, of any number. Pooled parameters get one value per level of ``groups``.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -67,14 +67,18 @@ def build_model(
     level_name, level_coef = level if level is not None else (None, 1.0)
     ns = expr.pytensor_ns()
     with pm.Model(coords=coords) as model:
-        # data live in shared containers so a compiled model can be reused on new runs
-        shared = {
-            k: pm.Data(k, v, dims=None if k.startswith("ref_") else "run")
-            for k, v in model_data(law, runs, groups).items()
-        }
+        # every per-run column is a row of one shared table, so the graph knows they share one
+        # length: it then needs no run-time broadcast checks (whose order PyTensor's rewrites leave
+        # to chance, which kept the compiled graph out of Numba's disk cache), and the compiled
+        # model takes new runs of any number (refits in backtests, LFO and design reuse it)
+        columns = run_columns(law, runs, groups)
+        model.add_coord("run_column", list(columns))
+        table = pm.Data(RUN_TABLE, model_data(law, runs, groups)[RUN_TABLE], dims=("run_column", "run"))
+        shared = {k: table[i] for i, k in enumerate(columns)}
+        shared |= {f"ref_{k}": pm.Data(f"ref_{k}", v) for k, v in runs.reference(law.inputs).items()}
         x = {k: shared[f"x_{k}"] for k in law.inputs}
         ref = {k: shared[f"ref_{k}"] for k in law.inputs}
-        codes = shared.get("group_idx")
+        codes = pt.cast(shared["group_idx"], "int64") if groups is not None else None
         pop: dict[str, Any] = {}
         for name in law.params:
             if name not in shear and name != level_name:
@@ -110,15 +114,25 @@ def fitted_tree(law: Law) -> tuple[expr.Node, set[str]]:
     return expr.log_powers(law.loss_tree, positive)
 
 
-def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
-    """The values of the shared data containers of :func:`build_model` for ``runs``."""
+#: Name of the shared table of per-run columns (one row per column of :func:`run_columns`).
+RUN_TABLE = "runs_table"
+
+
+def run_columns(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
+    """The per-run columns the model reads, in the order of the rows of its run table."""
     data = {f"x_{k}": v for k, v in runs.inputs(law.inputs).items()}
     data |= {f"logx_{k}": np.log(data[f"x_{k}"]) for k in sorted(fitted_tree(law)[1])}
-    data |= {f"ref_{k}": np.asarray(v) for k, v in runs.reference(law.inputs).items()}
     data["y"] = np.log(runs.loss())
     if groups is not None:
-        data["group_idx"] = runs.group_codes(groups)[0]
+        data["group_idx"] = runs.group_codes(groups)[0]  # exact as a float: group counts are small
     return data
+
+
+def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
+    """The values of the shared data containers of :func:`build_model` for ``runs``."""
+    cols = run_columns(law, runs, groups)
+    data = {RUN_TABLE: np.stack([np.asarray(v, dtype=float) for v in cols.values()])}
+    return data | {f"ref_{k}": np.asarray(v) for k, v in runs.reference(law.inputs).items()}
 
 
 #: Prior draws tried by :func:`check_finite_at_runs`.

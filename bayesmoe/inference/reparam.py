@@ -83,15 +83,19 @@ def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] 
     positive |= {k for k, v in law.constants.items() if v > 0}
     out: dict[str, expr.Node] = {}
     for name, d in linear.items():
-        d = d.subs({k: v for k, v in fixed.items() if k.name != name})
-        if not {s.name for s in d.free_symbols} & (set(law.params) - set(linear)):
+        others = {k: v for k, v in fixed.items() if k.name != name}
+        at_ref = d.subs(others)
+        if not {s.name for s in at_ref.free_symbols} & (set(law.params) - set(linear)):
             continue  # its scale does not move with any sampled parameter: nothing to decorrelate
         try:
-            node = expr.from_sympy(d)
+            node = expr.from_sympy(at_ref)
+            # the scale keeps the inputs symbolic: the model evaluates it at the runs' reference
+            # point from its data, so a compiled model serves other runs exactly
+            kept = expr.from_sympy(d.subs({k: v for k, v in others.items() if k.name not in law.inputs}))
         except BayesMoEError:
             continue
         if expr.is_positive(node, positive):
-            out[name] = node
+            out[name] = kept
     return out
 
 
