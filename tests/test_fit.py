@@ -281,3 +281,30 @@ def test_compiled_model_serves_runs_of_any_number_exactly(monkeypatch):
     assert len(compiles) == 2
     for name in bm.get_law(law).params:
         np.testing.assert_array_equal(reused.idata.posterior[name].values, fresh.idata.posterior[name].values)
+
+
+def test_centred_pooling_recovers_group_values_and_is_remembered(tmp_path):
+    """Groups whose own runs pin their values: the centred form recovers each group's exponent,
+    keeps the ArviZ schema, and saved fits and refits keep the parametrisation."""
+    from bayesmoe.criticism.future import refit_kwargs
+
+    design = bm.laws.generic_design("chinchilla", 60, seed=2)
+    design["lab"] = np.repeat(["a", "b", "c"], 20)
+    truth = {"E": 1.8, "A": 300.0, "alpha": {"a": 0.25, "b": 0.3, "c": 0.35}, "B": 900.0, "beta": 0.3}
+    runs = bm.simulate("chinchilla", design, truth, group="lab", seed=3)
+    f = bm.fit(
+        "chinchilla", runs, groups="lab", pooled=["alpha"], centred=True, draws=300, tune=500, chains=2,
+        progressbar=False, warn=False, seed=1,
+    )  # fmt: skip
+    post = f.idata.posterior
+    assert f.settings["centred"] is True and refit_kwargs(f, 0)["centred"] is True
+    assert not any(v.endswith(("_z", "_free")) for v in post.data_vars)
+    for level, value in truth["alpha"].items():
+        lo, hi = np.quantile(post["alpha_group"].sel(group=level), [0.025, 0.975])
+        assert lo <= value <= hi, (level, lo, hi)
+    f.save(tmp_path / "c.nc")
+    assert bm.load(tmp_path / "c.nc").settings["centred"] is True
+    plain = bm.fit(
+        "chinchilla", runs, groups="lab", pooled=["alpha"], draws=20, tune=20, chains=1, progressbar=False, warn=False
+    )
+    assert plain.settings["centred"] is False

@@ -98,6 +98,7 @@ class RefitWrapper(az.SamplingWrapper):
             "seed": s.get("seed", 0),
             "sampler": s.get("sampler", "nutpie"),
             "likelihood": fit.likelihood,
+            "centred": bool(s.get("centred", False)),
             "progressbar": False,
             "posterior_predictive": False,
             "warn": False,  # a refit's diagnostics are checked below, in plain words

@@ -83,6 +83,7 @@ def refit_kwargs(fit: Any, seed: int) -> dict[str, Any]:
         "likelihood": fit.likelihood,
         "discrepancy": fit.discrepancy,
         "priors": fit.priors,
+        "centred": bool(s.get("centred", False)),
         "progressbar": False,
         "posterior_predictive": False,
         "warn": False,

@@ -292,13 +292,15 @@ def fit(
     progressbar: bool = True,
     posterior_predictive: bool = True,
     discrepancy: str | None = "extrapolation",
+    centred: bool = False,
     warn: bool = True,
 ) -> Fit:
     """Fit ``law`` to ``runs`` with NUTS and check the result.
 
     ``groups`` names a column whose levels get their own values of the ``pooled``
     parameters (default: the law's own list, usually exponents and irreducible loss),
-    partially pooled. ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``
+    partially pooled: non-centred by default (suits groups with few runs each), ``centred=True``
+    when every group's own runs pin its values (e.g. one group per sweep). ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``
     (needs ``bayesmoe[jax]``). ``draws`` and ``chains`` default to 1000 and 4 (or
     ``$BAYESMOE_DRAWS`` / ``$BAYESMOE_CHAINS``); ``tune`` and ``target_accept`` to the law
     file's ``[sampling]`` hints, else 1000 (``$BAYESMOE_TUNE`` first) and 0.9 (0.99 with groups).
@@ -325,12 +327,13 @@ def fit(
     settings = SamplerSettings(sampler, draws, tune, chains, seed, target_accept, progressbar, cores)
     pri = resolve_priors(law, priors)
     check_finite_at_runs(law, runs, pri)
-    model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood)
+    model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood, centred=centred)
     pri = resolve_priors(law, priors)
     key = (
         law.spec_hash,  # not the number of runs: the compiled model takes any (build_model)
         len(model.coords.get("group", ())),
         tuple(model.bayesmoe_pooled),
+        model.bayesmoe_centred,
         tuple(model.bayesmoe_shear),
         likelihood,
         tuple(sorted((k, str(v)) for k, v in pri.items())),
@@ -367,6 +370,7 @@ def fit(
     info = settings.to_dict() | {
         "likelihood": likelihood,
         "discrepancy": discrepancy,
+        "centred": model.bayesmoe_centred,
         **(observation.discrepancy_settings() if discrepancy is not None else {}),
         "wall_time_s": round(elapsed, 3),
         "identifiability": ident.messages(),

@@ -26,11 +26,16 @@ def build_model(
     pooled: Sequence[str] | None = None,
     priors: Mapping[str, str | Prior] | None = None,
     likelihood: str = "normal",
+    centred: bool = False,
 ) -> Any:
     """The PyMC model of ``law`` on ``runs``.
 
     Data live in shared containers (:func:`model_data`) so a compiled model can be reused on
-    new runs, of any number. Pooled parameters get one value per level of ``groups``.
+    new runs, of any number. Pooled parameters get one value per level of ``groups``, on the
+    unconstrained line ``free_g = free_pop + tau * z_g`` (non-centred, ``z_g ~ Normal(0, 1)``), or
+    with ``centred`` ``free_g ~ Normal(free_pop, tau)``: the better geometry when each group's
+    own runs pin its value (benchmarks/pooling.py), where the non-centred form leaves the
+    population value and ``tau`` in a funnel.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -93,8 +98,11 @@ def build_model(
         for name in law.params:
             if name in pooled_set:
                 tau = pm.HalfNormal(f"{name}_tau", sigma=GROUP_SCALE)
-                z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="group")
-                free = pri[name].to_free(pop[name], pt) + tau * z
+                if centred:
+                    free = pm.Normal(f"{name}_free", pri[name].to_free(pop[name], pt), tau, dims="group")
+                else:
+                    z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="group")
+                    free = pri[name].to_free(pop[name], pt) + tau * z
                 per_group = pm.Deterministic(f"{name}_group", pri[name].from_free(free, pt), dims="group")
                 env[name] = per_group[codes]
         tree, logged = fitted_tree(law)
@@ -102,6 +110,7 @@ def build_model(
         mu = expr.evaluate(tree, {**law.constants, **env, **x, **logx}, ns)
         observation.add_to_model(pt.log(mu), shared["y"], likelihood, dims="run")
     model.bayesmoe_pooled = sorted(pooled_set)  # type: ignore[attr-defined]
+    model.bayesmoe_centred = bool(centred and pooled_set)  # type: ignore[attr-defined]
     model.bayesmoe_shear = sorted(shear) + ([f"{level_name}:level"] if level_name else [])  # type: ignore[attr-defined]
     return model
 
