@@ -28,6 +28,7 @@ import numpy as np
 
 import bayesmoe as bm
 from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.files import atomic_path
 from bayesmoe.laws.simulation import generic_design, zhao_design
 
 warnings.simplefilter("ignore")
@@ -279,7 +280,8 @@ def main() -> None:
         out["compile_cache"] = compile_cache()
     if "refits" in parts:
         out["refits"] = refits()
-    OUT.write_text(json.dumps(out, indent=2, default=str))
+    with atomic_path(OUT) as tmp:  # a run stopped midway leaves the previous results whole
+        tmp.write_text(json.dumps(out, indent=2, default=str))
     report(out)
     print(f"wrote {OUT}")
 
