@@ -63,6 +63,7 @@ def test_fit_writes_file_and_json(runs_csv, tmp_path):
         (["--law", "chinchilla", "--map", "params"], "name=value"),
         (["--law", "chinchilla"], r"needs column\(s\) \['N'\]"),
         (["--law", "chinchilla", "--map", "params=N", "--groups", "lab"], "group column 'lab'"),
+        (["--law", "chinchilla", "--map", "params=N", "--centred"], "centred pooling need a group column"),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path):

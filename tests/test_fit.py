@@ -308,3 +308,5 @@ def test_centred_pooling_recovers_group_values_and_is_remembered(tmp_path):
         "chinchilla", runs, groups="lab", pooled=["alpha"], draws=20, tune=20, chains=1, progressbar=False, warn=False
     )
     assert plain.settings["centred"] is False
+    with pytest.raises(FitError, match="centred pooling need a group column"):
+        bm.fit("chinchilla", runs, centred=True, progressbar=False)

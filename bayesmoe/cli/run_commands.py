@@ -72,6 +72,9 @@ def _print_fit(fit: Any) -> None:
 )
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Where to save the fit (.nc).")
 @click.option("--groups", default=None, help="Column whose levels get partially pooled parameters.")
+@click.option(
+    "--centred", is_flag=True, help="Pool centred: for groups whose own runs pin their values (e.g. one per sweep)."
+)
 @click.option("--sampler", default=None, help="nutpie (default), pymc or numpyro.")
 @click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
 @click.option("--tune", default=None, type=int, help="Tuning steps [default: the law's [sampling] hint, else 1000].")
@@ -80,7 +83,7 @@ def _print_fit(fit: Any) -> None:
     "target_accept",
     default=None,
     type=float,
-    help="NUTS step-size target [default: the law's hint, else 0.9; 0.95 with --groups].",
+    help="NUTS step-size target [default: the law's hint, else 0.9; 0.99 with --groups].",
 )
 @click.option("--chains", default=4, show_default=True, type=int, help="Independent NUTS chains.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same posterior).")
@@ -101,6 +104,7 @@ def fit_cmd(
     data: str,
     out: str,
     groups: str | None,
+    centred: bool,
     sampler: str | None,
     draws: int,
     tune: int | None,
@@ -135,6 +139,7 @@ def fit_cmd(
             law_obj,
             runs,
             groups=groups,
+            centred=centred,
             sampler=sampler or DEFAULT_SAMPLER,
             draws=draws,
             tune=tune,

@@ -63,8 +63,9 @@ def build_model(
         if held and pooled is not None:
             raise FitError(f"{held} are held at fixed values, so they cannot also vary by group; drop them from pooled")
         pooled_set -= set(held)  # a law's default pooling does not apply to a parameter the user fixed
-    elif pooled:
-        raise FitError("pooled parameters need a group column: pass groups='column'")
+    elif pooled or centred:
+        what = "pooled parameters" if pooled else "centred pooling"
+        raise FitError(f"{what} need a group column: pass groups='column'")
     else:
         pooled_set = set()
     shear = shear_terms(law, runs, pri)
