@@ -5,8 +5,9 @@ For each bundled sweep the Chinchilla form applies to (Gadre et al. per corpus, 
 law is fitted hierarchically to the *other* sweeps (sweep = group, every parameter per sweep
 around a population value with a learned spread; centred, since each sweep's own runs pin its
 values), and the predictive distribution of a *new* sweep's exponents alpha and beta
-(population value plus a fresh group offset, draw by draw) is summarised as LogNormal priors. The held-out sweep is then backtested - fit on its cheapest
-50 / 60 / 70 % by compute, score the rest - with those derived priors and with the defaults.
+(population value plus a fresh group offset, draw by draw) is summarised as LogNormal priors.
+The held-out sweep is then backtested - fit on its cheapest 50 / 60 / 70 % by compute, score
+the rest - with those derived priors and with the defaults.
 E, A and B stay at their defaults: they carry each sweep's loss unit and tokenizer.
 
 Run: python benchmarks/pooling.py [--draws 500]

@@ -7,7 +7,7 @@
    min ESS per second, divergences; nutpie also warm (compiled model reused).
 3. Fit time against runs (100 -> 10,000) and groups (1 -> 100), chinchilla.
 4. Cold start: a fresh process from `import bayesmoe` to the first finished fit.
-5. Compilation of zhao2025 in fresh processes, PyTensor's disk cache empty and then filled.
+5. Compilation of zhao2025 in fresh processes, the Numba disk cache empty and then filled.
 6. Leave-future-out refits with the compiled model reused against compiled each time.
 Surfaces and planning: benchmarks/plan_surface.py. Run: python benchmarks/run.py [--quick] [--part zhao ...]
 """
@@ -20,6 +20,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -183,9 +184,7 @@ print(time.perf_counter() - t)
 
 def compile_cache() -> dict:
     """zhao2025's nutpie compilation in fresh processes: with PyTensor's disk cache empty, then
-    with it filled by the first (a later session on the same law and number of runs)."""
-    import tempfile
-
+    with it filled by the first (a later session on the same law)."""
     code = COMPILE_CODE.format(bench=str(Path(__file__).parent))
     with tempfile.TemporaryDirectory() as cache:
         env = empty_numba_cache(cache)
@@ -230,8 +229,6 @@ def cold_start() -> dict:
         "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
         "print(t1-t, time.perf_counter()-t)"
     )
-    import tempfile
-
     res = []
     with tempfile.TemporaryDirectory() as cache:  # the first process starts from an empty Numba cache
         env = empty_numba_cache(cache)

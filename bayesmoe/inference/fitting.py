@@ -300,8 +300,8 @@ def fit(
     ``groups`` names a column whose levels get their own values of the ``pooled``
     parameters (default: the law's own list, usually exponents and irreducible loss),
     partially pooled: non-centred by default (suits groups with few runs each), ``centred=True``
-    when every group's own runs pin its values (e.g. one group per sweep). ``sampler`` is one of ``nutpie`` (default), ``pymc``, ``numpyro``
-    (needs ``bayesmoe[jax]``). ``draws`` and ``chains`` default to 1000 and 4 (or
+    when every group's own runs pin its values (e.g. one group per sweep). ``sampler`` is one
+    of ``nutpie`` (default), ``pymc``, ``numpyro`` (needs ``bayesmoe[jax]``). ``draws`` and ``chains`` default to 1000 and 4 (or
     ``$BAYESMOE_DRAWS`` / ``$BAYESMOE_CHAINS``); ``tune`` and ``target_accept`` to the law
     file's ``[sampling]`` hints, else 1000 (``$BAYESMOE_TUNE`` first) and 0.9 (0.99 with groups).
     ``discrepancy="extrapolation"`` (default) widens predictions beyond the training runs by

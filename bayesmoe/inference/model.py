@@ -79,7 +79,7 @@ def build_model(
         # model takes new runs of any number (refits in backtests, LFO and design reuse it)
         columns = run_columns(law, runs, groups)
         model.add_coord("run_column", list(columns))
-        table = pm.Data(RUN_TABLE, model_data(law, runs, groups)[RUN_TABLE], dims=("run_column", "run"))
+        table = pm.Data(RUN_TABLE, _stack(columns), dims=("run_column", "run"))
         shared = {k: table[i] for i, k in enumerate(columns)}
         shared |= {f"ref_{k}": pm.Data(f"ref_{k}", v) for k, v in runs.reference(law.inputs).items()}
         x = {k: shared[f"x_{k}"] for k in law.inputs}
@@ -138,10 +138,14 @@ def run_columns(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarra
     return data
 
 
+def _stack(columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The run table: one float row per column of :func:`run_columns`."""
+    return np.stack([np.asarray(v, dtype=float) for v in columns.values()])
+
+
 def model_data(law: Law, runs: Runs, groups: str | None) -> dict[str, np.ndarray]:
     """The values of the shared data containers of :func:`build_model` for ``runs``."""
-    cols = run_columns(law, runs, groups)
-    data = {RUN_TABLE: np.stack([np.asarray(v, dtype=float) for v in cols.values()])}
+    data = {RUN_TABLE: _stack(run_columns(law, runs, groups))}
     return data | {f"ref_{k}": np.asarray(v) for k, v in runs.reference(law.inputs).items()}
 
 
