@@ -95,6 +95,20 @@ def test_huber_baseline_recovers_truth():
     assert len(pf.bootstrap) == 20 and pf.predict_bootstrap(runs.df).shape == (20, 80)
 
 
+def test_loo_refits_are_made_the_way_the_fit_was(fits):
+    """A PSIS-LOO refit samples like the fit it replaces (target_accept, tuning, priors, discrepancy)."""
+    import copy
+
+    from bayesmoe.criticism.comparison import RefitWrapper
+
+    g = copy.copy(fits["chinchilla"])
+    g.settings = {**g.settings, "target_accept": 0.9}
+    kw = RefitWrapper(g).fit_kwargs
+    assert kw["target_accept"] == 0.9 and kw["tune"] == 300 and kw["draws"] == 200
+    assert kw["discrepancy"] == g.discrepancy and kw["priors"] == g.priors and kw["seed"] == 5
+    assert RefitWrapper(g, draws=50).fit_kwargs["draws"] == 50
+
+
 def test_reloo_refit_agrees_with_psis_where_k_is_small(fits, monkeypatch):
     """compare(refit_flagged=True) replaces a flagged run by an exact refit through az.reloo;
     where PSIS is reliable the two agree."""

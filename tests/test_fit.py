@@ -286,7 +286,7 @@ def test_compiled_model_serves_runs_of_any_number_exactly(monkeypatch):
 def test_centred_pooling_recovers_group_values_and_is_remembered(tmp_path):
     """Groups whose own runs pin their values: the centred form recovers each group's exponent,
     keeps the ArviZ schema, and saved fits and refits keep the parametrisation."""
-    from bayesmoe.criticism.future import refit_kwargs
+    from bayesmoe.criticism.comparison import refit_kwargs
 
     design = bm.laws.generic_design("chinchilla", 60, seed=2)
     design["lab"] = np.repeat(["a", "b", "c"], 20)

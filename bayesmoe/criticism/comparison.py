@@ -83,26 +83,34 @@ def check_same_runs(fits: Mapping[str, Any]) -> None:
             )
 
 
+def refit_kwargs(fit: Any, seed: int) -> dict[str, Any]:
+    """Arguments of :func:`bayesmoe.fit` that refit ``fit``'s law the way it was fitted (quietly)."""
+    s = fit.settings
+    return {
+        "draws": s.get("draws"),
+        "tune": s.get("tune"),
+        "chains": s.get("chains"),
+        "target_accept": s.get("target_accept"),
+        "sampler": s.get("sampler", "nutpie"),
+        "likelihood": fit.likelihood,
+        "discrepancy": fit.discrepancy,
+        "priors": fit.priors,
+        "centred": bool(s.get("centred", False)),
+        "progressbar": False,
+        "posterior_predictive": False,
+        "warn": False,
+        "seed": seed,
+    }
+
+
 class RefitWrapper(az.SamplingWrapper):
     """ArviZ's refit interface for a fit: ``az.reloo`` calls it to replace PSIS-LOO by an
     exact leave-one-out refit where Pareto k is too high."""
 
     def __init__(self, fit: Any, **fit_kwargs: Any):
         super().__init__(model=None, idata_orig=fit.idata)
-        s = fit.settings
         self.fit = fit
-        self.fit_kwargs = {
-            "draws": s.get("draws"),
-            "tune": s.get("tune"),
-            "chains": s.get("chains"),
-            "seed": s.get("seed", 0),
-            "sampler": s.get("sampler", "nutpie"),
-            "likelihood": fit.likelihood,
-            "centred": bool(s.get("centred", False)),
-            "progressbar": False,
-            "posterior_predictive": False,
-            "warn": False,  # a refit's diagnostics are checked below, in plain words
-        } | fit_kwargs
+        self.fit_kwargs = refit_kwargs(fit, fit.settings.get("seed", 0)) | fit_kwargs
 
     def sel_observations(self, idx: Any) -> tuple[Any, Any]:
         """(runs without ``idx``, the left-out rows)."""
@@ -113,9 +121,7 @@ class RefitWrapper(az.SamplingWrapper):
 
     def sample(self, modified_observed_data: Any) -> Any:
         f = self.fit
-        return fit_law(
-            f.law, modified_observed_data, groups=f.groups, pooled=f.pooled or None, priors=f.priors, **self.fit_kwargs
-        )
+        return fit_law(f.law, modified_observed_data, groups=f.groups, pooled=f.pooled or None, **self.fit_kwargs)
 
     def get_inference_data(self, fitted_model: Any) -> Any:
         return fitted_model  # the Fit itself: log_likelihood__i needs its law and groups

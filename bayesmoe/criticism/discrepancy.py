@@ -28,8 +28,7 @@ from scipy import stats
 from scipy.special import softmax
 
 from bayesmoe.criticism.backtesting import split_runs
-from bayesmoe.criticism.comparison import CompareError
-from bayesmoe.criticism.future import refit_kwargs
+from bayesmoe.criticism.comparison import CompareError, refit_kwargs
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.errors import SamplingWarning
 from bayesmoe.inference.fitting import Fit

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from bayesmoe.criticism.comparison import CompareError, check_same_runs, compare
+from bayesmoe.criticism.comparison import CompareError, check_same_runs, compare, refit_kwargs
 from bayesmoe.decisions.mixture import Stacked
 from bayesmoe.decisions.prediction import predictive_parts
 from bayesmoe.inference.fitting import fit as fit_law
@@ -69,26 +69,6 @@ def _loglik(fit: Any, df: pd.DataFrame, *, discrepancy: bool, seed: int) -> np.n
     mu = log_mean.values.reshape(n, len(df)) + (delta.values.reshape(n, len(df)) if discrepancy else 0.0)
     noise = {k: v.values.reshape(-1, 1) for k, v in fit.noise().items()}
     return observation.loss_log_density(df["loss"].to_numpy(float)[None, :], mu, noise, fit.likelihood)
-
-
-def refit_kwargs(fit: Any, seed: int) -> dict[str, Any]:
-    """Arguments of :func:`bayesmoe.fit` that refit ``fit``'s law the way it was fitted (quietly)."""
-    s = fit.settings
-    return {
-        "draws": s.get("draws"),
-        "tune": s.get("tune"),
-        "chains": s.get("chains"),
-        "target_accept": s.get("target_accept"),
-        "sampler": s.get("sampler", "nutpie"),
-        "likelihood": fit.likelihood,
-        "discrepancy": fit.discrepancy,
-        "priors": fit.priors,
-        "centred": bool(s.get("centred", False)),
-        "progressbar": False,
-        "posterior_predictive": False,
-        "warn": False,
-        "seed": seed,
-    }
 
 
 def leave_future_out(
