@@ -7,10 +7,11 @@ around a population value with a learned spread; centred, since each sweep's own
 values), and the predictive distribution of a *new* sweep's exponents alpha and beta
 (population value plus a fresh group offset, draw by draw) is summarised as LogNormal priors.
 The held-out sweep is then backtested - fit on its cheapest 50 / 60 / 70 % by compute, score
-the rest - with those derived priors and with the defaults.
+the rest - with those derived priors and with the defaults. Last, the same is derived from all the
+sweeps together: the law file's ``[prior_sets.pooled]``, ``bm.fit(..., priors="pooled")``.
 E, A and B stay at their defaults: they carry each sweep's loss unit and tokenizer.
 
-Run: python benchmarks/pooling.py [--draws 500]
+Run: python benchmarks/pooling.py [--draws 500] [--set-draws 2000]
 Writes benchmarks/results/pooling.json (summary); fits are cached in the ignored benchmarks/cache/pooling/.
 """
 
@@ -93,6 +94,9 @@ def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int) -> di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=500, help="posterior draws per chain of every fit")
+    ap.add_argument(
+        "--set-draws", type=int, default=2000, help="posterior draws per chain of the all-sweeps fit (the prior set)"
+    )
     args = ap.parse_args()
     t0 = time.time()
     data = sweeps()
@@ -126,6 +130,11 @@ def main() -> None:
             "n_runs": int(w.sum())
         }
     result["pooled_over_held_out_sweeps"] = summary
+    # the shipped prior set (models/chinchilla.toml, [prior_sets.pooled]) pools every sweep
+    everything = cached(f"priors-centred-all-{args.set_draws}", lambda: derived_priors(data, args.set_draws, 0))
+    everything["draws_per_chain"] = args.set_draws
+    print(f"all sweeps: priors for a new sweep {everything['priors']} (checks {everything['checks']})", flush=True)
+    result["all_sweeps"] = everything
     result["seconds"] = round(time.time() - t0, 1)
     result["machine"] = platform.platform()
     OUT.parent.mkdir(parents=True, exist_ok=True)

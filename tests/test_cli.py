@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import bayesmoe as bm
 from bayesmoe.cli import main
 
 
@@ -25,8 +26,9 @@ def runs_csv(tmp_path, chinchilla_runs):
 
 def test_laws_lists_catalogue_as_json():
     code, out, _ = run("laws", "--json")
-    names = {law["name"] for law in json.loads(out)["laws"]}
-    assert code == 0 and "zhao2025" in names and "clark2022" in names
+    laws = {law["name"]: law for law in json.loads(out)["laws"]}
+    assert code == 0 and "zhao2025" in laws and "clark2022" in laws
+    assert laws["chinchilla"]["prior_sets"] == ["pooled"] and laws["zhao2025"]["prior_sets"] == []
 
 
 def test_fit_writes_file_and_json(runs_csv, tmp_path):
@@ -47,12 +49,20 @@ def test_fit_writes_file_and_json(runs_csv, tmp_path):
         "30",
         "--chains",
         "2",
+        "--prior-set",
+        "pooled",
+        "--prior",
+        "beta=Uniform(0.1, 0.6)",
         "--json",
     )
     assert code == 0, stdout
     payload = json.loads(stdout)
     assert payload["law"] == "chinchilla" and "alpha" in payload["summary"] and "max_r_hat" in payload["diagnostics"]
     assert payload["synthetic"] is True and out.exists()
+    saved = bm.load(out).priors  # the set's alpha, the explicit beta, the defaults elsewhere
+    law = bm.get_law("chinchilla")
+    assert saved["alpha"] == law.prior_set("pooled")["alpha"] and str(saved["beta"]) == "Uniform(0.1, 0.6)"
+    assert saved["E"] == law.priors["E"]
 
 
 @pytest.mark.parametrize(
@@ -64,6 +74,7 @@ def test_fit_writes_file_and_json(runs_csv, tmp_path):
         (["--law", "chinchilla"], r"needs column\(s\) \['N'\]"),
         (["--law", "chinchilla", "--map", "params=N", "--groups", "lab"], "group column 'lab'"),
         (["--law", "chinchilla", "--map", "params=N", "--centred"], "centred pooling need a group column"),
+        (["--law", "chinchilla", "--map", "params=N", "--prior-set", "wide"], "no prior set 'wide'"),
     ],
 )
 def test_errors_are_one_line_with_exit_code_2(args, message, runs_csv, tmp_path):

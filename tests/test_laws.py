@@ -82,6 +82,15 @@ def test_user_law_from_dict_registers_without_other_edits(tmp_path, monkeypatch)
         ({"loss": "__import__('os').system('x')"}, "not allowed"),
         ({"pooled": ["nope"]}, "pooled"),
         ({"citation": None}, "invalid law spec"),
+        (
+            {"prior_sets": {"mine": {"description": "d", "source": "s", "priors": {"zeta": "HalfNormal(1)"}}}},
+            "not parameters",
+        ),
+        (
+            {"prior_sets": {"mine": {"description": "d", "source": "s", "priors": {"alpha": "Wobbly(1)"}}}},
+            "prior set 'mine'",
+        ),
+        ({"prior_sets": {"mine": {"description": "d", "priors": {"alpha": "HalfNormal(1)"}}}}, "invalid law spec"),
         ({"surprise": 1}, "invalid law spec"),
     ],
 )
@@ -137,3 +146,22 @@ def test_prior_samples_lie_in_support(text):
     np.testing.assert_allclose(
         prior.from_free(prior.to_free(x[(x > lo) & (x < hi)])), x[(x > lo) & (x < hi)], rtol=1e-9
     )
+
+
+def test_prior_sets_are_data_and_replace_only_their_own_priors():
+    spec = {
+        **BASE,
+        "prior_sets": {"narrow": {"description": "d", "source": "s", "priors": {"alpha": "Uniform(0.2, 0.4)"}}},
+    }
+    law = Law.from_dict(spec)
+    assert law.prior_sets == ["narrow"] and law.prior_set("narrow") == {"alpha": Prior.parse("Uniform(0.2, 0.4)")}
+    from bayesmoe.inference.reparam import resolve_priors
+
+    resolved = resolve_priors(law, "narrow")
+    assert resolved["alpha"].bounds == (0.2, 0.4)
+    assert all(resolved[k] == law.priors[k] for k in law.params if k != "alpha")
+    assert "Prior set <code>narrow</code>" in law._repr_html_()
+    with pytest.raises(LawError, match="no prior set 'wide' \\(it has: 'narrow'\\)"):
+        resolve_priors(law, "wide")
+    with pytest.raises(LawError, match="it has: none"):
+        Law.from_dict(BASE).prior_set("pooled")

@@ -1,5 +1,8 @@
 """Priors for a new sweep from a pooled fit: the population predictive, moment-matched."""
 
+import json
+from pathlib import Path
+
 import arviz as az
 import numpy as np
 import pytest
@@ -65,3 +68,12 @@ def test_default_keeps_the_catalogue_support():
 def test_a_parameter_not_pooled_is_refused_by_name():
     with pytest.raises(FitError, match="'beta' does not vary by group"):
         new_group_draws(pooled_fit(), "beta")
+
+
+def test_shipped_pooled_prior_set_is_the_benchmarks_all_sweeps_derivation():
+    """models/chinchilla.toml's [prior_sets.pooled] holds what benchmarks/pooling.py derived."""
+    result = json.loads((Path(__file__).parents[1] / "benchmarks/results/pooling.json").read_text())
+    derived = result["all_sweeps"]
+    shipped = bm.get_law("chinchilla").prior_set("pooled")
+    assert {k: str(v) for k, v in shipped.items()} == derived["priors"]
+    assert derived["checks"]["max_r_hat"] <= 1.01  # the set comes from a fit that passed R-hat

@@ -29,6 +29,7 @@ def laws_cmd(as_json: bool) -> None:
                         "params": law.params,
                         "loss": law.spec.loss,
                         "citation": law.spec.citation,
+                        "prior_sets": law.prior_sets,
                     }
                     for law in laws
                 ]
@@ -38,6 +39,8 @@ def laws_cmd(as_json: bool) -> None:
     for law in laws:
         click.echo(f"{law.name:<24} inputs {','.join(law.inputs):<16} L = {law.spec.loss}")
         click.echo(f"{'':<24} {law.spec.citation}")
+        if law.prior_sets:
+            click.echo(f"{'':<24} prior sets: {', '.join(law.prior_sets)} (fit --prior-set NAME)")
 
 
 def _fit_report(fit: Any, out: Path | None) -> dict:
@@ -97,6 +100,9 @@ def _print_fit(fit: Any) -> None:
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
 @click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
 @click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'alpha=Uniform(0.1, 0.6)'.")
+@click.option(
+    "--prior-set", default=None, help="Start from one of the law file's prior sets (e.g. pooled); --prior wins."
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when diagnostics fail.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def fit_cmd(
@@ -115,6 +121,7 @@ def fit_cmd(
     mapping: tuple,
     scale: tuple,
     prior: tuple,
+    prior_set: str | None,
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -131,6 +138,7 @@ def fit_cmd(
 
     runs = bm.load_runs(data, columns=pairs(mapping, "--map") or None, scale=pairs(scale, "--scale", float) or None)
     law_obj = bm.get_law(law)
+    priors = (law_obj.prior_set(prior_set) if prior_set else {}) | pairs(prior, "--prior")
     out_path = check_output(out)  # before any compilation or sampling: a bad path costs nothing
     with warnings.catch_warnings():
         # the diagnostics are printed in plain words below (and in --json), not as a Python warning
@@ -147,7 +155,7 @@ def fit_cmd(
             chains=chains,
             seed=seed,
             likelihood=likelihood,
-            priors=pairs(prior, "--prior") or None,
+            priors=priors or None,
             progressbar=progress() and not as_json,
         )
     f.save(out_path)

@@ -81,7 +81,7 @@ def huber_fit(
     law: str | Law,
     runs: Runs | Any,
     *,
-    priors: Mapping[str, str | Prior] | None = None,
+    priors: Mapping[str, str | Prior] | str | None = None,
     starts: int = 256,
     bootstrap: int = 200,
     seed: int = 0,

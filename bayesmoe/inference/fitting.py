@@ -280,7 +280,7 @@ def fit(
     *,
     groups: str | None = None,
     pooled: Sequence[str] | None = None,
-    priors: Mapping[str, str | Prior] | None = None,
+    priors: Mapping[str, str | Prior] | str | None = None,
     likelihood: str = "normal",
     sampler: str = DEFAULT_SAMPLER,
     draws: int | None = None,
@@ -306,7 +306,9 @@ def fit(
     file's ``[sampling]`` hints, else 1000 (``$BAYESMOE_TUNE`` first) and 0.9 (0.99 with groups).
     ``discrepancy="extrapolation"`` (default) widens predictions beyond the training runs by
     the model-discrepancy term of :mod:`bayesmoe.laws.observation`; ``None`` takes the law
-    as exact. Diagnostics are computed after sampling; problems are raised as
+    as exact. ``priors`` overrides some of the law's priors (``{"alpha": "Uniform(0.1, 0.6)"}``),
+    or names one of the law file's prior sets (``"pooled"``; see ``law.prior_sets``).
+    Diagnostics are computed after sampling; problems are raised as
     :class:`SamplingWarning` with the fix to try.
     """
     law = get_law(law)
@@ -327,8 +329,7 @@ def fit(
     settings = SamplerSettings(sampler, draws, tune, chains, seed, target_accept, progressbar, cores)
     pri = resolve_priors(law, priors)
     check_finite_at_runs(law, runs, pri)
-    model = build_model(law, runs, groups=groups, pooled=pooled, priors=priors, likelihood=likelihood, centred=centred)
-    pri = resolve_priors(law, priors)
+    model = build_model(law, runs, groups=groups, pooled=pooled, priors=pri, likelihood=likelihood, centred=centred)
     key = (
         law.spec_hash,  # not the number of runs: the compiled model takes any (build_model)
         len(model.coords.get("group", ())),

@@ -24,7 +24,7 @@ def build_model(
     *,
     groups: str | None = None,
     pooled: Sequence[str] | None = None,
-    priors: Mapping[str, str | Prior] | None = None,
+    priors: Mapping[str, str | Prior] | str | None = None,
     likelihood: str = "normal",
     centred: bool = False,
 ) -> Any:

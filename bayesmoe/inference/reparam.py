@@ -113,8 +113,11 @@ def level_param(law: Law, priors: Mapping[str, Prior] | None = None) -> tuple[st
     return None
 
 
-def resolve_priors(law: Law, priors: Mapping[str, str | Prior] | None) -> dict[str, Prior]:
-    """The law's default priors with the caller's overrides (strings are parsed)."""
+def resolve_priors(law: Law, priors: Mapping[str, str | Prior] | str | None) -> dict[str, Prior]:
+    """The law's default priors with the caller's overrides (strings are parsed), or with
+    those of the law file's prior set when ``priors`` is its name."""
+    if isinstance(priors, str):
+        priors = law.prior_set(priors)
     out = dict(law.priors)
     for k, v in (priors or {}).items():
         if k not in out:

@@ -61,6 +61,16 @@ class SamplingSpec(BaseModel):
     tune: int | None = Field(None, ge=100, le=100_000)
 
 
+class PriorSetSpec(BaseModel):
+    """A named set of priors that replaces some defaults (e.g. derived from a pool of sweeps)."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(min_length=1)
+    #: how the numbers were obtained (benchmark, data, date), so a user can judge and redo them
+    source: str = Field(min_length=1)
+    priors: dict[str, str] = Field(min_length=1)
+
+
 class LawSpec(BaseModel):
     """The schema of a law file."""
 
@@ -78,6 +88,7 @@ class LawSpec(BaseModel):
     extra_inputs: dict[str, InputSpec] = {}
     derived: dict[str, DerivedSpec] = {}
     sampling: SamplingSpec = SamplingSpec()
+    prior_sets: dict[str, PriorSetSpec] = {}
 
     @field_validator("inputs")
     @classmethod
@@ -154,6 +165,14 @@ class Law:
         unused = (set(spec.params) | set(spec.inputs)) - expr.symbols(self.loss_tree)
         if unused:
             raise LawError(f"{where}: declared but not used in the loss: {sorted(unused)}")
+        self._prior_sets: dict[str, dict[str, Prior]] = {}
+        for set_name, ps in spec.prior_sets.items():
+            bad = sorted(set(ps.priors) - set(spec.params))
+            if bad:
+                raise LawError(f"{where}: prior set {set_name!r} names {bad}, which are not parameters")
+            self._prior_sets[set_name] = {
+                k: Prior.parse(v, f"{where}, prior set {set_name!r}, parameter {k!r}") for k, v in ps.priors.items()
+            }
         bad_pooled = set(spec.pooled) - set(spec.params)
         if bad_pooled:
             raise LawError(f"{where}: pooled names are not parameters: {sorted(bad_pooled)}")
@@ -235,6 +254,18 @@ class Law:
         return list(self.spec.pooled)
 
     @property
+    def prior_sets(self) -> list[str]:
+        """Names of the law file's alternative prior sets (``[prior_sets.<name>]``)."""
+        return list(self._prior_sets)
+
+    def prior_set(self, name: str) -> dict[str, Prior]:
+        """The priors set ``name`` replaces (the others keep their defaults)."""
+        if name not in self._prior_sets:
+            have = ", ".join(repr(k) for k in self._prior_sets) or "none"
+            raise LawError(f"law {self.name!r} has no prior set {name!r} (it has: {have})")
+        return dict(self._prior_sets[name])
+
+    @property
     def constants(self) -> dict[str, float]:
         return dict(self.spec.constants)
 
@@ -312,5 +343,12 @@ class Law:
             + (f"<ul>{defs}</ul>" if defs else "")
             + f"<p>Inputs: {', '.join(self.inputs)}. {html.escape(self.spec.citation)}</p>"
             "<table><tr><th>parameter</th><th>default prior</th><th>published</th>"
-            f"<th>varies by group</th><th></th></tr>{rows}</table></div>"
+            f"<th>varies by group</th><th></th></tr>{rows}</table>"
+            + "".join(
+                f"<p>Prior set <code>{html.escape(k)}</code> ({html.escape(ps.description)}): "
+                + ", ".join(f"<code>{html.escape(n)} ~ {html.escape(v)}</code>" for n, v in ps.priors.items())
+                + "</p>"
+                for k, ps in self.spec.prior_sets.items()
+            )
+            + "</div>"
         )
