@@ -13,6 +13,7 @@ import numpy as np
 
 from bayesmoe._optional import require
 from bayesmoe.errors import FitError
+from bayesmoe.inference.nutpie_cache import compile_model
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: Fastest on the 2-core reference machine (benchmarks/run.py, README "Speed").
@@ -59,7 +60,7 @@ def _compiled_nutpie(key: tuple, model: Any) -> Any:
     if key not in _COMPILED:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = nutpie.compile_pymc_model(model)
+        _COMPILED[key] = compile_model(model)  # its wrappers come from the disk cache in a later session
         return _COMPILED[key]
     # the cached initial point was computed from the first model's data (the sampling
     # parametrisation centres priors on the runs' reference point): start from this one's
