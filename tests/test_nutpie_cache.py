@@ -111,3 +111,14 @@ def test_another_nutpie_falls_back_to_its_own_compilation(monkeypatch):
     monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model: calls.append(model) or "own")
     assert not nutpie_cache.supported()
     assert nutpie_cache.compile_model("model") == "own" and calls == ["model"]
+
+
+def test_numba_cache_turned_off_falls_back_to_nutpies_own(monkeypatch):
+    import nutpie
+    import pytensor
+
+    calls = []
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model: calls.append(model) or "own")
+    model = build_model(bm.get_law("chinchilla"), _runs())
+    with pytensor.config.change_flags(numba__cache=False):
+        assert nutpie_cache.compile_model(model) == "own" and calls == [model]
