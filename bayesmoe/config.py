@@ -40,9 +40,9 @@ def env_int(name: str, default: int) -> int:
     return value
 
 
-def default_draws() -> int:
-    """Posterior draws per chain when a call gives none: ``$BAYESMOE_DRAWS`` or 1000."""
-    return env_int("BAYESMOE_DRAWS", 1000)
+def default_draws() -> int | None:
+    """Posterior draws per chain when a call gives none: ``$BAYESMOE_DRAWS``, else the law's hint or 1000."""
+    return env_int("BAYESMOE_DRAWS", 1000) if os.environ.get("BAYESMOE_DRAWS", "").strip() else None
 
 
 def default_tune() -> int | None:

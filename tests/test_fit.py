@@ -258,6 +258,19 @@ def test_draws_default_from_environment(chinchilla_runs, monkeypatch):
         bm.fit("chinchilla", runs, progressbar=False)
 
 
+def test_a_laws_draws_hint_comes_after_the_environment(chinchilla_runs, monkeypatch):
+    runs, _ = chinchilla_runs
+    spec = bm.get_law("chinchilla").to_dict()
+    law = bm.Law.from_dict(spec | {"name": "hinted", "sampling": spec["sampling"] | {"draws": 120, "tune": 100}})
+    monkeypatch.delenv("BAYESMOE_DRAWS", raising=False)
+    monkeypatch.delenv("BAYESMOE_TUNE", raising=False)
+    f = bm.fit(law, runs, chains=1, progressbar=False, warn=False)
+    assert f.idata.posterior.sizes["draw"] == 120 and f.settings["tune"] == 100
+    monkeypatch.setenv("BAYESMOE_DRAWS", "15")
+    assert bm.fit(law, runs, chains=1, progressbar=False, warn=False).idata.posterior.sizes["draw"] == 15
+    assert bm.fit(law, runs, chains=1, draws=20, progressbar=False, warn=False).idata.posterior.sizes["draw"] == 20
+
+
 def test_compiled_model_serves_runs_of_any_number_exactly(monkeypatch):
     """A refit on other runs (another number of them, another reference point) reuses the compiled
     model and draws exactly what a fresh compilation draws."""

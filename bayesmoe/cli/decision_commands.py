@@ -202,7 +202,9 @@ def compare_cmd(fit_paths: tuple[str, ...], refit_flagged: bool, as_json: bool) 
 @click.option("--groups", default=None, help="Column whose values are groups with partially pooled parameters.")
 @click.option("--no-baseline", is_flag=True, help="Skip the Huber point-fit baseline.")
 @click.option("--bootstrap", default=200, show_default=True, type=int, help="Resamples of the Huber baseline.")
-@click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
+@click.option(
+    "--draws", default=None, type=int, help="Posterior draws per chain [default: each law's hint, else 1000]."
+)
 @click.option("--tune", default=None, type=int, help="Tuning steps [default: each law's hint, else 1000].")
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (machine-readable) instead of text.")
@@ -213,8 +215,8 @@ def backtest_cmd(
     groups: str | None,
     no_baseline: bool,
     bootstrap: int,
-    draws: int,
-    tune: int,
+    draws: int | None,
+    tune: int | None,
     mapping: tuple,
     as_json: bool,
 ) -> None:

@@ -79,7 +79,7 @@ def _print_fit(fit: Any) -> None:
     "--centred", is_flag=True, help="Pool centred: for groups whose own runs pin their values (e.g. one per sweep)."
 )
 @click.option("--sampler", default=None, help="nutpie (default), pymc or numpyro.")
-@click.option("--draws", default=1000, show_default=True, type=int, help="Posterior draws per chain.")
+@click.option("--draws", default=None, type=int, help="Posterior draws per chain [default: the law's hint, else 1000].")
 @click.option("--tune", default=None, type=int, help="Tuning steps [default: the law's [sampling] hint, else 1000].")
 @click.option(
     "--target-accept",
@@ -112,7 +112,7 @@ def fit_cmd(
     groups: str | None,
     centred: bool,
     sampler: str | None,
-    draws: int,
+    draws: int | None,
     tune: int | None,
     target_accept: float | None,
     chains: int,

@@ -301,9 +301,10 @@ def fit(
     parameters (default: the law's own list, usually exponents and irreducible loss),
     partially pooled: non-centred by default (suits groups with few runs each), ``centred=True``
     when every group's own runs pin its values (e.g. one group per sweep). ``sampler`` is one
-    of ``nutpie`` (default), ``pymc``, ``numpyro`` (needs ``bayesmoe[jax]``). ``draws`` and ``chains`` default to 1000 and 4 (or
-    ``$BAYESMOE_DRAWS`` / ``$BAYESMOE_CHAINS``); ``tune`` and ``target_accept`` to the law
-    file's ``[sampling]`` hints, else 1000 (``$BAYESMOE_TUNE`` first) and 0.9 (0.99 with groups).
+    of ``nutpie`` (default), ``pymc``, ``numpyro`` (needs ``bayesmoe[jax]``). ``draws``, ``tune`` and
+    ``target_accept`` default to the law file's ``[sampling]`` hints, else 1000, 1000 and 0.9
+    (0.99 with groups), with ``$BAYESMOE_DRAWS`` / ``$BAYESMOE_TUNE`` first; ``chains`` to 4
+    (or ``$BAYESMOE_CHAINS``).
     ``discrepancy="extrapolation"`` (default) widens predictions beyond the training runs by
     the model-discrepancy term of :mod:`bayesmoe.laws.observation`; ``None`` takes the law
     as exact. ``priors`` overrides some of the law's priors (``{"alpha": "Uniform(0.1, 0.6)"}``),
@@ -316,7 +317,8 @@ def fit(
     observation.check_likelihood(likelihood)
     observation.check_discrepancy(discrepancy)
     hints = law.spec.sampling
-    draws = config.default_draws() if draws is None else draws
+    if draws is None:
+        draws = config.default_draws() or hints.draws or 1000
     chains = config.default_chains() if chains is None else chains
     if tune is None:
         tune = config.default_tune() or hints.tune or 1000

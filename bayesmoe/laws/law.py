@@ -59,6 +59,8 @@ class SamplingSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target_accept: float | None = Field(None, gt=0.5, lt=1.0)
     tune: int | None = Field(None, ge=100, le=100_000)
+    #: draws per chain where 1000 leave too few effective draws for the diagnostics' bar
+    draws: int | None = Field(None, ge=100, le=100_000)
 
 
 class PriorSetSpec(BaseModel):
