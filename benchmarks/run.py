@@ -179,7 +179,7 @@ from recovery import ZHAO_TRUTH
 runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
 model = build_model(bm.get_law("zhao2025"), runs)
 t = time.perf_counter()
-(compile_model if sys.argv[1] == "bayesmoe" else nutpie.compile_pymc_model)(model)
+compile_model(model, ("benchmark", "zhao2025")) if sys.argv[1] == "bayesmoe" else nutpie.compile_pymc_model(model)
 print(time.perf_counter() - t)
 """
 

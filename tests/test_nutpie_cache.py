@@ -21,7 +21,7 @@ from bayesmoe.inference.model import build_model
 from bayesmoe.inference.nutpie_cache import compile_model
 runs = bm.simulate("chinchilla", bm.laws.generic_design("chinchilla", 30, seed=3),
                    {"E": 1.8, "A": 400.0, "alpha": 0.34, "B": 1500.0, "beta": 0.28}, seed=4)  # as _runs()
-c = compile_model(build_model(bm.get_law("chinchilla"), runs))
+c = compile_model(build_model(bm.get_law("chinchilla"), runs), ("test_nutpie_cache", 1))
 tr = nutpie.sample(c, draws=40, tune=60, chains=2, seed=11, progress_bar=False)
 print(json.dumps({"hits": c.compiled_logp_func._cache_hits + c.compiled_expand_func._cache_hits,
                   "alpha": tr.posterior["alpha"].values.ravel().tolist()}))
@@ -78,6 +78,7 @@ def test_later_processes_load_the_wrappers_and_draw_alike(tmp_path):
     _cache_without_wrappers(tmp_path)
     first, second, third = (_in_fresh_process(tmp_path) for _ in range(3))
     assert (first["hits"], second["hits"], third["hits"]) == (0, 2, 2)  # compiled once, then loaded
+    assert len(list((tmp_path / "bayesmoe").glob("functions-*.pkl"))) == 1  # the rewritten graph too
     assert second["alpha"] == third["alpha"]  # a seed draws the same chains in every later session
     assert np.mean(first["alpha"]) == pytest.approx(np.mean(second["alpha"]), abs=0.03)
 
@@ -122,3 +123,28 @@ def test_numba_cache_turned_off_falls_back_to_nutpies_own(monkeypatch):
     model = build_model(bm.get_law("chinchilla"), _runs())
     with pytensor.config.change_flags(numba__cache=False):
         assert nutpie_cache.compile_model(model) == "own" and calls == [model]
+
+
+@pytest.mark.skipif(not nutpie_cache.supported(), reason="needs the nutpie version the wrappers were written for")
+def test_rewritten_functions_from_disk_take_the_new_models_runs(tmp_path, monkeypatch):
+    """A model built on other runs loads the pickled functions and computes its own log density;
+    a damaged entry is rebuilt."""
+    import nutpie
+
+    path = tmp_path / "functions.pkl"
+    monkeypatch.setattr(nutpie_cache, "_functions_path", lambda key: path)
+    law = bm.get_law("chinchilla")
+    nutpie_cache.compile_model(build_model(law, _runs()), ("k",))
+    assert path.exists()
+    other = build_model(law, bm.load_runs(_runs().df.iloc[:17]))
+    loaded, own = nutpie_cache.compile_model(other, ("k",)), nutpie.compile_pymc_model(other)
+    assert loaded.n_dim == own.n_dim
+    for k in range(5):
+        x = own.initial_point_func(k)
+        assert np.array_equal(loaded.initial_point_func(k), x)
+        assert _logp_and_grad(loaded, x)[1] == pytest.approx(_logp_and_grad(own, x)[1], rel=1e-12)
+    path.write_bytes(b"not a pickle")
+    rebuilt = nutpie_cache.compile_model(other, ("k",))
+    x = own.initial_point_func(0)
+    assert _logp_and_grad(rebuilt, x)[1] == pytest.approx(_logp_and_grad(own, x)[1], rel=1e-12)
+    assert path.read_bytes()[:1] == b"\x80"  # a pickle again

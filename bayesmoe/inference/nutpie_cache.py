@@ -1,4 +1,4 @@
-"""nutpie's compiled model, with wrappers that Numba's disk cache keeps across sessions.
+"""nutpie's compiled model, with wrappers and rewritten functions kept on disk across sessions.
 
 ``nutpie.compile_pymc_model`` wraps the log density PyTensor compiled into two Numba C
 callbacks. Those read the runs through a tuple of arrays frozen into their code, which Numba
@@ -15,6 +15,12 @@ than later sessions (measured on zhao2025: a sum over 600 draws of alpha 151.06 
 was compiled, 155.98 with nutpie's wrappers once PyTensor's cache was filled, 155.33 with these
 loaded): the same posterior, not the same bits.
 
+Before the wrappers, nutpie builds the log density and its gradient and PyTensor rewrites the
+graph (4.6 s of zhao2025's compilation). Given the key of the compiled-model cache (law, priors,
+structure), the rewritten functions are pickled beside PyTensor's cache and a later process
+unpickles them (0.8 s), then puts its own runs into them. That key also holds a hash of
+bayesmoe's source and the library versions, so a changed model builder never meets a stale graph.
+
 The wrappers follow nutpie's own (``nutpie/compile_pymc.py``, 0.16). For another nutpie
 version, a log density PyTensor cannot cache, or PyTensor's Numba cache turned off
 (``numba__cache=False``), nutpie's own compilation is used.
@@ -23,7 +29,11 @@ version, a log density PyTensor cannot cache, or PyTensor's Numba cache turned o
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import threading
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,8 +89,10 @@ def supported() -> bool:
     return nutpie.__version__.startswith("0.16.") and all(hasattr(cp, n) for n in needed)
 
 
-def compile_model(model: Any) -> Any:
-    """``nutpie.compile_pymc_model(model)`` (Numba backend), with cacheable wrappers."""
+def compile_model(model: Any, key: tuple | None = None) -> Any:
+    """``nutpie.compile_pymc_model(model)`` (Numba backend), with cacheable wrappers; with
+    ``key`` (what identifies the model's graph: law, priors, structure) the rewritten PyTensor
+    functions are kept on disk too."""
     import nutpie
 
     if not supported():
@@ -91,14 +103,8 @@ def compile_model(model: Any) -> Any:
     point_fn = make_initial_point_fn(
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True
     )
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = cp._make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=_locked(point_fn),  # chains ask from several threads
-        var_names=None,
-    )
+    point_fn = _locked(point_fn)  # chains ask from several threads
+    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model, point_fn, key)
     shared_vars = {v.name: v for v in [*logp_pt.get_shared(), *expand_pt.get_shared()]}
     shared_data = {k: np.array(v.get_value(), order="C", copy=True) for k, v in shared_vars.items()}
     for value in shared_data.values():
@@ -125,6 +131,73 @@ def compile_model(model: Any) -> Any:
         logp_func=logp_pt,
         expand_func=expand_pt,
     )
+
+
+def _functions(model: Any, point_fn: Any, key: tuple | None) -> tuple:
+    """nutpie's ``_make_functions``, its rewritten functions pickled under ``key``."""
+    import pytensor
+    from nutpie import compile_pymc as cp
+
+    path = _functions_path(key) if key is not None and pytensor.config.numba__cache else None
+    if path is not None and path.exists():
+        try:
+            n_dim, n_expanded, logp_pt, expand_pt, shape_info = pickle.loads(path.read_bytes())
+        except Exception:  # a damaged or foreign cache entry is rebuilt below
+            path.unlink(missing_ok=True)
+        else:
+            if _put_model_data(model, (logp_pt, expand_pt)):
+                # the sampled (unconstrained) variables come first in shape_info, filling [0, n_dim)
+                joined = [(n, sh) for n, sl, sh in zip(*shape_info, strict=True) if sl.stop <= n_dim]
+                init = cp._rv_dict_to_flat_array_wrapper(
+                    point_fn, names=[n for n, _ in joined], shapes=[sh for _, sh in joined]
+                )
+                return n_dim, n_expanded, logp_pt, expand_pt, init, shape_info
+    made = cp._make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=point_fn, var_names=None
+    )
+    if path is not None:
+        n_dim, n_expanded, logp_pt, expand_pt, _, shape_info = made
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(pickle.dumps((n_dim, n_expanded, logp_pt, expand_pt, shape_info)))
+            tmp.replace(path)  # atomic: a reader sees the whole entry or none
+        except OSError:  # a cache that cannot be written only costs the next process time
+            pass
+    return made
+
+
+def _functions_path(key: tuple) -> Path:
+    import pytensor
+
+    digest = hashlib.sha256(f"{WRAPPER_VERSION}|{_code_and_versions()}|{key!r}".encode()).hexdigest()
+    return Path(pytensor.config.base_compiledir) / "bayesmoe" / f"functions-{digest[:32]}.pkl"
+
+
+@cache
+def _code_and_versions() -> str:
+    """bayesmoe's source and the versions of what builds and rewrites the graph."""
+    import numba
+    import nutpie
+    import pymc
+    import pytensor
+
+    root = Path(__file__).resolve().parents[1]
+    code = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        code.update(f.relative_to(root).as_posix().encode() + f.read_bytes())
+    return f"{code.hexdigest()}|{pymc.__version__}|{pytensor.__version__}|{nutpie.__version__}|{numba.__version__}"
+
+
+def _put_model_data(model: Any, functions: tuple) -> bool:
+    """Give loaded functions this model's data; False where a data name is not the model's."""
+    for fn in functions:
+        for var in fn.get_shared():
+            mine = model.named_vars.get(var.name)
+            if mine is None or not hasattr(mine, "get_value"):
+                return False
+            var.set_value(mine.get_value())
+    return True
 
 
 def _locked(fn: Any) -> Any:

@@ -60,7 +60,7 @@ def _compiled_nutpie(key: tuple, model: Any) -> Any:
     if key not in _COMPILED:
         if len(_COMPILED) >= _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = compile_model(model)  # its wrappers come from the disk cache in a later session
+        _COMPILED[key] = compile_model(model, key)  # from the disk cache in a later session
         return _COMPILED[key]
     # the cached initial point was computed from the first model's data (the sampling
     # parametrisation centres priors on the runs' reference point): start from this one's
