@@ -1,5 +1,5 @@
-"""Cacheable nutpie wrappers: a later process loads them from disk and samples exactly what
-nutpie's own compilation samples."""
+"""Cacheable nutpie wrappers and rewritten functions: a later process loads them from disk,
+draws what every other later process draws for a seed, and computes nutpie's own log density."""
 
 import json
 import os

@@ -29,14 +29,15 @@ version, a log density PyTensor cannot cache, or PyTensor's Numba cache turned o
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bayesmoe.errors import FitFileError
+from bayesmoe.files import atomic_path
 
 #: Bumped whenever the generated source changes meaning without changing its text.
 WRAPPER_VERSION = "1"
@@ -85,7 +86,14 @@ def supported() -> bool:
     import nutpie
     from nutpie import compile_pymc as cp
 
-    needed = ("_make_functions", "make_user_data", "address_as_void_pointer", "_prepare_dims_and_coords")
+    needed = (
+        "_make_functions",
+        "make_user_data",
+        "address_as_void_pointer",
+        "_prepare_dims_and_coords",
+        "_rv_dict_to_flat_array_wrapper",
+        "_wrap_with_lock",
+    )
     return nutpie.__version__.startswith("0.16.") and all(hasattr(cp, n) for n in needed)
 
 
@@ -94,8 +102,9 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
     ``key`` (what identifies the model's graph: law, priors, structure) the rewritten PyTensor
     functions are kept on disk too."""
     import nutpie
+    import pytensor
 
-    if not supported():
+    if not supported() or not pytensor.config.numba__cache:  # nothing would be kept: nutpie's own
         return nutpie.compile_pymc_model(model)
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
@@ -103,7 +112,7 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
     point_fn = make_initial_point_fn(
         model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True
     )
-    point_fn = _locked(point_fn)  # chains ask from several threads
+    point_fn = cp._wrap_with_lock(point_fn)  # chains ask from several threads
     n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model, point_fn, key)
     shared_vars = {v.name: v for v in [*logp_pt.get_shared(), *expand_pt.get_shared()]}
     shared_data = {k: np.array(v.get_value(), order="C", copy=True) for k, v in shared_vars.items()}
@@ -135,10 +144,9 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
 
 def _functions(model: Any, point_fn: Any, key: tuple | None) -> tuple:
     """nutpie's ``_make_functions``, its rewritten functions pickled under ``key``."""
-    import pytensor
     from nutpie import compile_pymc as cp
 
-    path = _functions_path(key) if key is not None and pytensor.config.numba__cache else None
+    path = _functions_path(key) if key is not None else None
     if path is not None and path.exists():
         try:
             n_dim, n_expanded, logp_pt, expand_pt, shape_info = pickle.loads(path.read_bytes())
@@ -159,10 +167,9 @@ def _functions(model: Any, point_fn: Any, key: tuple | None) -> tuple:
         n_dim, n_expanded, logp_pt, expand_pt, _, shape_info = made
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(pickle.dumps((n_dim, n_expanded, logp_pt, expand_pt, shape_info)))
-            tmp.replace(path)  # atomic: a reader sees the whole entry or none
-        except OSError:  # a cache that cannot be written only costs the next process time
+            with atomic_path(path) as tmp:  # a reader sees the whole entry or none
+                tmp.write_bytes(pickle.dumps((n_dim, n_expanded, logp_pt, expand_pt, shape_info)))
+        except (OSError, FitFileError):  # a cache that cannot be written only costs the next process time
             pass
     return made
 
@@ -200,16 +207,6 @@ def _put_model_data(model: Any, functions: tuple) -> bool:
     return True
 
 
-def _locked(fn: Any) -> Any:
-    lock = threading.Lock()
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return fn(*args, **kwargs)
-
-    return call
-
-
 def _extract_source(names: list[str], shared_data: dict[str, np.ndarray]) -> str:
     """Source of a function returning the data arrays, read through nutpie's user-data pointers."""
     lines = ["def {name}(user_data_):", '    ud = numba.carray(user_data_, (), RECORD)["shared"]']
@@ -234,7 +231,7 @@ def _cfunc(kind: str, fn_pt: Any, shared_data: dict[str, np.ndarray], record: An
 
     inner = fn_pt.vm.jit_fn
     inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)
-    if inner_key is None or not pytensor.config.numba__cache:
+    if inner_key is None:
         return None
     names = [v.name for v in fn_pt.get_shared()]
     call = ", ".join(["x", *(f"a[{i}]" for i in range(len(names)))])
