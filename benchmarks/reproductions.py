@@ -16,7 +16,6 @@ import argparse
 import json
 import platform
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,6 @@ from bayesmoe.criticism.backtesting import backtest
 from bayesmoe.criticism.comparison import compare
 from bayesmoe.inference.identify import identifiability
 
-warnings.simplefilter("ignore")
 OUT = Path(__file__).parent / "results" / "reproductions.json"
 
 

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +31,8 @@ from bayesmoe.criticism.baseline import huber_fit
 from bayesmoe.files import atomic_path
 from bayesmoe.laws.simulation import generic_design, zhao_design
 
-warnings.simplefilter("ignore")
 sys.path.insert(0, str(Path(__file__).parent))
-from recovery import ZHAO_TRUTH  # noqa: E402
+from recovery import ZHAO_TRUTH
 
 OUT = Path(__file__).parent / "results" / "run.json"
 PARTS = ["zhao", "samplers", "scaling", "cold", "compile", "refits"]
@@ -231,7 +229,7 @@ def refits() -> dict:
 
 def cold_start() -> dict:
     code = (
-        "import time; t=time.perf_counter(); import bayesmoe as bm, warnings; warnings.simplefilter('ignore');"
+        "import time; t=time.perf_counter(); import bayesmoe as bm;"
         "t1=time.perf_counter(); f=bm.fit('clark2022', bm.datasets.clark2022('S-Base'), draws=500, tune=500, progressbar=False);"
         "print(t1-t, time.perf_counter()-t)"
     )
