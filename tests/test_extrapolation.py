@@ -8,7 +8,7 @@ from scipy import stats
 
 import bayesmoe as bm
 from bayesmoe.criticism.backtesting import BacktestError, split_runs
-from bayesmoe.criticism.scoring import crps, interval_score
+from bayesmoe.criticism.scoring import crps, interval_score, score_draws
 from bayesmoe.decisions.prediction import uncertainty_budget
 from bayesmoe.errors import FitError
 from bayesmoe.laws import observation
@@ -107,6 +107,20 @@ def test_backtest_table_has_proper_scores(runs):
         assert np.isfinite(row[col])
     assert {"max_r_hat", "divergences", "min_ess_bulk"} <= set(bt.table.columns)
     assert 0 < row["max_decades_beyond"] < 3
+
+
+def test_studentt_backtest_reports_its_crps_as_infinite(runs):
+    """exp of Student-t noise has no mean, so the CRPS on loss is infinite: the table says so
+    instead of a sample estimate that grows with the draws; interval scores stay finite."""
+    bt = bm.backtest(
+        ["chinchilla"], runs, "compute:0.7", baseline=False, draws=100, chains=2, tune=200, likelihood="studentt"
+    )
+    row = bt.table.loc["chinchilla (Bayes)"]
+    assert row["crps"] == np.inf
+    assert np.isfinite(row["interval_score_90"]) and 0 <= row["coverage_90"] <= 1
+    rng = np.random.default_rng(0)
+    draws, y = rng.normal(2.0, 0.1, (400, 3)), np.array([1.9, 2.0, 2.2])
+    assert np.isfinite(score_draws(draws, y)["crps"]) and score_draws(draws, y, has_mean=False)["crps"] == np.inf
 
 
 def test_leave_future_out_scores_every_later_run(monkeypatch):

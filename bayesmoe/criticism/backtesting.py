@@ -110,7 +110,10 @@ def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[
     first = next(iter(fit.fits.values())) if isinstance(fit, Stacked) else fit
     decades_beyond = observation.decades_beyond(observation.extent_inputs(test.df), first.extent())
     decades = float(np.max(decades_beyond, initial=0.0))
-    return {"lpd_per_run": lpd, **score_draws(rep, test.loss()), "max_decades_beyond": decades}, rep
+    fits = [f for _, f, _ in fit.components()] if isinstance(fit, Stacked) else [fit]  # those with draws in it
+    has_mean = not any(f.likelihood in observation.NO_LOSS_MEAN for f in fits)
+    scores = score_draws(rep, test.loss(), has_mean=has_mean)
+    return {"lpd_per_run": lpd, **scores, "max_decades_beyond": decades}, rep
 
 
 @dataclass

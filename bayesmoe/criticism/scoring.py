@@ -30,9 +30,14 @@ def crps(draws: np.ndarray, y: np.ndarray) -> np.ndarray:
     return first - 0.5 * second
 
 
-def score_draws(rep: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def score_draws(rep: np.ndarray, y: np.ndarray, *, has_mean: bool = True) -> dict[str, float]:
     """Coverage at every band level, the interval score and width at the default level, CRPS and
-    the predictive median's absolute and relative error - all averaged over points."""
+    the predictive median's absolute and relative error - all averaged over points.
+
+    ``has_mean=False`` for draws of a predictive without a finite mean (Student-t noise on log
+    loss: :data:`bayesmoe.laws.observation.NO_LOSS_MEAN`): its CRPS is infinite, and reported
+    so rather than as the unsettled sample estimate; the other scores hold as they are.
+    """
     out: dict[str, float] = {}
     for level in BAND_LEVELS:
         lo, hi = eti(rep, level, axis=0)
@@ -41,7 +46,7 @@ def score_draws(rep: np.ndarray, y: np.ndarray) -> dict[str, float]:
     tag = int(INTERVAL_PROB * 100)
     out[f"interval_score_{tag}"] = float(np.mean(interval_score(lo, hi, y, INTERVAL_PROB)))
     out[f"mean_width_{tag}"] = float(np.mean(hi - lo))
-    out["crps"] = float(np.mean(crps(rep, y)))
+    out["crps"] = float(np.mean(crps(rep, y))) if has_mean else float("inf")
     med = np.median(rep, axis=0)
     out["median_abs_error"] = float(np.median(np.abs(med - y)))
     out["median_rel_error"] = float(np.median(np.abs(med - y) / y))

@@ -40,6 +40,10 @@ from bayesmoe.laws.priors import Prior
 from bayesmoe.runs.compute import compute_of_inputs
 
 LIKELIHOODS = ("normal", "studentt")
+#: Likelihoods whose predictive of loss (the exponential of log loss) has no mean: the
+#: exponential of a Student-t variable has no finite moment, so its CRPS on loss is infinite
+#: and a sample estimate of it only grows with the draws (scoring reports it as infinite).
+NO_LOSS_MEAN = frozenset({"studentt"})
 #: Name of the observed variable (log loss) in the PyMC model and in InferenceData.
 OBSERVED = "log_loss"
 #: Prior of the noise scale of log loss.
