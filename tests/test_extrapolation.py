@@ -199,7 +199,7 @@ def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchill
     top = chinchilla_fit.extent()
     far = {"N": np.array([top["N"] * 30]), "D": np.array([top["D"] * 30])}  # ~3 decades of compute beyond
     log_mean, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
-    tau = float(chinchilla_fit.idata.posterior[observation.DISCREPANCY_SCALE].max())
+    tau = float(observation.scale_draws(chinchilla_fit.idata).max())
     decades = float(observation.decades_beyond(far, top)[0])
     pv = float(log_mean.var(("chain", "draw")))
     sd = observation.discrepancy_sd(tau, decades, param_var=pv, combination="topup")
@@ -224,7 +224,7 @@ def test_top_up_fills_parameter_uncertainty_to_the_discrepancy_width(chinchilla_
         {"N": [top["N"] / 2, top["N"] * 3, top["N"] * 30], "D": [top["D"] / 2, top["D"] * 3, top["D"] * 30]}
     )
     b = bm.uncertainty_budget(chinchilla_fit, grid)
-    tau = float(np.sqrt((chinchilla_fit.idata.posterior[observation.DISCREPANCY_SCALE] ** 2).mean()))
+    tau = float(np.sqrt((observation.scale_draws(chinchilla_fit.idata) ** 2).mean()))
     decades = np.asarray(observation.decades_beyond({k: grid[k].to_numpy() for k in grid}, top), float)
     want = np.maximum(b["parameters"].values, (tau * decades**observation.DISCREPANCY_GROWTH) ** 2)
     np.testing.assert_allclose(b["parameters"].values + b["discrepancy"].values, want, rtol=1e-9)

@@ -207,15 +207,19 @@ def test_inference_data_follows_arviz_schema(chinchilla_fit):
     matplotlib.use("Agg")
     idata = chinchilla_fit.idata
     law_and_noise = {"E", "A", "alpha", "B", "beta", "sigma"}
-    assert set(idata.posterior.data_vars) == law_and_noise | {"discrepancy_scale"}
+    assert set(idata.posterior.data_vars) == law_and_noise
     for group in ("posterior", "posterior_predictive", "log_likelihood", "observed_data", "constant_data"):
         assert group in idata.groups()
     n = len(chinchilla_fit.runs)
-    assert set(idata.constant_data.data_vars) == {"N", "D"} and idata.constant_data["N"].shape == (n,)
+    # the default discrepancy scale is fixed: a model constant, not a sampled parameter
+    assert set(idata.constant_data.data_vars) == {"N", "D", "discrepancy_scale"}
+    assert idata.constant_data["N"].shape == (n,) and idata.constant_data["discrepancy_scale"].shape == ()
     np.testing.assert_allclose(idata.observed_data["log_loss"], np.log(chinchilla_fit.runs.loss()))
     assert idata.posterior_predictive["log_loss"].shape == idata.log_likelihood["log_loss"].shape
-    assert az.summary(idata).shape[0] == 7
-    # the discrepancy scale keeps its prior (nothing sampled), so summaries and diagnostics leave it out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no zero-variance variable for R-hat / ESS
+        table = az.summary(idata)
+    assert table.shape[0] == 6 and np.isfinite(table["r_hat"]).all()
     assert set(chinchilla_fit.summary().index) == law_and_noise
     assert np.isfinite(az.loo(idata).elpd_loo)
     pit = az.loo_pit(idata, y="log_loss")

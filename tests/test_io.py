@@ -15,10 +15,11 @@ def test_save_load_round_trips_exactly(chinchilla_fit, tmp_path):
     assert back.law.to_json() == chinchilla_fit.law.to_json()
     assert back.settings == chinchilla_fit.settings
     assert {k: str(v) for k, v in back.priors.items()} == {k: str(v) for k, v in chinchilla_fit.priors.items()}
-    for group in ("posterior", "log_likelihood", "observed_data", "sample_stats"):
+    for group in ("posterior", "log_likelihood", "observed_data", "constant_data", "sample_stats"):
         a, b = getattr(chinchilla_fit.idata, group), getattr(back.idata, group)
         for v in a.data_vars:
             np.testing.assert_array_equal(a[v].values, b[v].values)
+    assert back.discrepancy == chinchilla_fit.discrepancy == "extrapolation"  # its fixed scale: constant_data
     df0, df1 = chinchilla_fit.runs.df, back.runs.df
     assert list(df0.columns) == list(df1.columns)
     for c in df0.columns:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from scipy import stats
 from scipy.special import softmax
 
@@ -130,7 +131,7 @@ def learn_discrepancy(
             }
         )
     probs = scale_posterior(log_lik)
-    shape = fit.idata.posterior[observation.DISCREPANCY_SCALE].shape
+    shape = (fit.idata.posterior.sizes["chain"], fit.idata.posterior.sizes["draw"])
     rng = np.random.default_rng([seed, 2])
     cell = np.log(SCALE_GRID[1] / SCALE_GRID[0])
     tau = rng.choice(SCALE_GRID, size=shape, p=probs) * np.exp(cell * (rng.random(shape) - 0.5))
@@ -143,9 +144,10 @@ def with_scale_floor(fit: Fit, floor: float) -> Fit:
     """``fit`` with every draw of its discrepancy scale raised to at least ``floor``."""
     if not (np.isfinite(floor) and floor >= 0):
         raise CompareError(f"floor must be a scale >= 0, got {floor!r}")
-    if observation.DISCREPANCY_SCALE not in fit.idata.posterior:
+    scale = observation.scale_draws(fit.idata)
+    if scale is None:
         raise CompareError("this fit has no discrepancy term (fitted with discrepancy=None)")
-    tau = np.maximum(fit.idata.posterior[observation.DISCREPANCY_SCALE].values, floor)
+    tau = np.maximum(scale.values, floor)
     return _with_scale(fit, tau, {**fit.settings.get("discrepancy_scale", {}), "floor": float(floor)})
 
 
@@ -153,9 +155,17 @@ def _with_scale(fit: Fit, tau: np.ndarray, info: dict[str, Any]) -> Fit:
     """A copy of ``fit`` whose discrepancy scale draws are ``tau`` (chain x draw), with ``info``
     and the scale's median and 90 % interval kept in ``settings["discrepancy_scale"]``."""
     idata = fit.idata.copy()
-    post = idata.posterior.copy()
-    post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), np.asarray(tau, float))
+    post = idata.posterior.drop_vars(observation.DISCREPANCY_SCALE, errors="ignore")
+    const: dict[str, Any] = {}
+    observation.store_scale(post, const, np.asarray(tau, float))
     idata.posterior = post
+    # the scale is kept once, where store_scale put it
+    if "constant_data" in idata.groups():
+        idata.constant_data = idata.constant_data.drop_vars(observation.DISCREPANCY_SCALE, errors="ignore").assign(
+            const
+        )
+    elif const:
+        idata.add_groups(constant_data=xr.Dataset(const))
     flat = np.asarray(tau, float).ravel()
     info = info | {"median": float(np.median(flat)), "eti_90": [float(v) for v in eti(flat)]}
     settings = fit.settings | {"discrepancy_scale": info}

@@ -188,7 +188,7 @@ def design(
     sd2 = np.broadcast_to(post["sigma"].values.reshape(-1)[:, None] ** 2, mean.shape)
     if fit.discrepancy is not None:
         decades = np.asarray(observation.decades_beyond(x, fit.extent()), float)
-        tau = post[observation.DISCREPANCY_SCALE].values.reshape(-1)[:, None]
+        tau = observation.scale_draws(sub.idata).values.reshape(-1)[:, None]
         kw = fit.discrepancy_kwargs()
         pv = np.log(mean).var(axis=0)[None, :]  # parameter spread at each candidate
         sd2 = sd2 + observation.discrepancy_sd(tau, decades[None, :], kw["growth"], pv, kw["combination"]) ** 2

@@ -218,7 +218,7 @@ def plan(
         law_loss.append(np.broadcast_to(value, (m,)))
         if f.discrepancy is not None:  # the loss the run would reach: the law's, off by the model discrepancy
             decades = float(observation.decades_beyond(at, extent))
-            scale = f.idata.posterior[observation.DISCREPANCY_SCALE].values.reshape(-1)[idx]
+            scale = observation.scale_draws(f.idata).values.reshape(-1)[idx]
             pv = float(np.var(np.log(np.broadcast_to(value, (m,)))))  # parameter spread the top-up need not add
             delta = observation.draw_discrepancy(scale, decades, rng, param_var=pv, **f.discrepancy_kwargs())
             value = value * np.exp(delta)

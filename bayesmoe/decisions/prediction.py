@@ -88,7 +88,7 @@ def predictive_parts(
     delta = xr.zeros_like(mean)
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
-        scale = fit.idata.posterior[observation.DISCREPANCY_SCALE]
+        scale = observation.scale_draws(fit.idata)
         param_var = np.log(mean).var(("chain", "draw"))  # what the top-up need not add
         delta = observation.draw_discrepancy(
             scale,
@@ -159,7 +159,7 @@ def uncertainty_budget(
     if fit.discrepancy is not None:
         decades = observation.decades_beyond(x, fit.extent())
         kw = fit.discrepancy_kwargs()
-        tau = post[observation.DISCREPANCY_SCALE]
+        tau = observation.scale_draws(fit.idata)
         disc = (
             disc
             + observation.discrepancy_sd(

@@ -78,15 +78,15 @@ def assemble_idata(
     post = post.drop_vars([c for c in post.coords if c not in ("chain", "draw", "group")])
     if groups is not None:
         post = post.assign_coords(group=runs.group_codes(groups)[1])
+    const = {k: ("run", np.asarray(v, float)) for k, v in runs.inputs(law.inputs).items()}
     if discrepancy is not None:  # its scale keeps its prior: the runs carry no information on it
         scale = observation.draw_scale(np.random.default_rng([0 if seed is None else seed, 1]), post["sigma"].shape)
-        post[observation.DISCREPANCY_SCALE] = (("chain", "draw"), scale)
+        observation.store_scale(post, const, scale)
     run = np.arange(len(runs))
     y = xr.DataArray(np.log(runs.loss()), dims="run", coords={"run": run})
     mu = log_mean(law, runs, post, pooled, groups).assign_coords(run=run)
     noise = observation.noise_draws(post, likelihood)
     ll = observation.log_density(y, mu, noise, likelihood).transpose("chain", "draw", "run")
-    const = {k: ("run", np.asarray(v, float)) for k, v in runs.inputs(law.inputs).items()}
     if groups is not None:
         const["group_index"] = ("run", runs.group_codes(groups)[0])
     groups_out: dict[str, xr.Dataset] = {
@@ -180,7 +180,7 @@ class Fit:
     @property
     def discrepancy(self) -> str | None:
         """The model-discrepancy term (``extrapolation``) or None; see :mod:`bayesmoe.laws.observation`."""
-        has = observation.DISCREPANCY_SCALE in self.idata.posterior
+        has = observation.scale_draws(self.idata) is not None
         return self.settings.get("discrepancy", "extrapolation") if has else None
 
     def discrepancy_kwargs(self) -> dict[str, Any]:
@@ -201,23 +201,18 @@ class Fit:
         return observation.noise_draws(self.idata.posterior, self.likelihood)
 
     def thinned(self, draws: int) -> Fit:
-        """The same fit on ``draws`` evenly spaced posterior draws as one chain (posterior only):
-        cheaper repeated decisions (designs, sweeps) on the same posterior."""
+        """The same fit on ``draws`` evenly spaced posterior draws as one chain (posterior and
+        constant data only): cheaper repeated decisions (designs, sweeps) on the same posterior."""
         post = self.idata.posterior
         total = post.sizes["chain"] * post.sizes["draw"]
         idx = np.unique(np.linspace(0, total - 1, min(int(draws), total)).round().astype(int))
         flat = post.stack(_s=("chain", "draw")).isel(_s=idx).drop_vars(["_s", "chain", "draw"])
         flat = flat.rename(_s="draw").assign_coords(draw=np.arange(len(idx))).expand_dims(chain=[0])
-        idata = az.InferenceData(posterior=flat.transpose("chain", "draw", ...))
-        return Fit(
-            self.law,
-            self.runs,
-            idata,
-            settings=self.settings,
-            priors=self.priors,
-            groups=self.groups,
-            pooled=self.pooled,
-        )
+        groups = {"posterior": flat.transpose("chain", "draw", ...)}
+        if "constant_data" in self.idata.groups():  # a fixed discrepancy scale lives there
+            groups["constant_data"] = self.idata.constant_data
+        kw = dict(settings=self.settings, priors=self.priors, groups=self.groups, pooled=self.pooled)
+        return Fit(self.law, self.runs, az.InferenceData(**groups), **kw)
 
     def summary(self, prob: float = INTERVAL_PROB) -> pd.DataFrame:
         """Posterior mean, sd, highest-density interval (ArviZ's ``hdi_*`` columns) and diagnostics."""

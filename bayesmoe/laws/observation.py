@@ -254,6 +254,36 @@ def draw_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(DISCREPANCY_PRIOR.sample(rng, shape), float)
 
 
+def store_scale(post: xr.Dataset, const: dict[str, Any], scale: np.ndarray) -> None:
+    """Keep the discrepancy scale's draws (chain x draw) in a fit's InferenceData: in ``post``
+    when they vary (learned, or drawn from a spread prior), else as one number in the entries
+    ``const`` of its ``constant_data`` - a constant in ``posterior`` would give ArviZ's R-hat and
+    ESS zero variance (NaN, with warnings) in ``az.summary`` or ``az.rhat`` of the fit."""
+    scale = np.asarray(scale, float)
+    if scale.size and np.ptp(scale) == 0:
+        const[DISCREPANCY_SCALE] = ((), float(scale.flat[0]))
+    else:
+        post[DISCREPANCY_SCALE] = (("chain", "draw"), scale)
+
+
+def scale_draws(idata: Any) -> xr.DataArray | None:
+    """The discrepancy scale per posterior draw (dims chain, draw) as :func:`store_scale` kept
+    it, or None for a fit without the term."""
+    post = idata.posterior
+    if DISCREPANCY_SCALE in post:
+        return post[DISCREPANCY_SCALE]
+    const = idata.constant_data if "constant_data" in idata.groups() else None
+    if const is None or DISCREPANCY_SCALE not in const:
+        return None
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    return xr.DataArray(
+        np.full(shape, float(const[DISCREPANCY_SCALE])),
+        dims=("chain", "draw"),
+        coords={"chain": post["chain"].values, "draw": post["draw"].values},
+        name=DISCREPANCY_SCALE,
+    )
+
+
 def discrepancy_sd(
     scale: Any, decades: Any, growth: float | None = None, param_var: Any = None, combination: str | None = None
 ) -> Any:
