@@ -32,7 +32,14 @@ from recovery import ZHAO_TRUTH
 
 OUT = Path(__file__).parent / "results" / "zhao_settings.json"
 #: (target_accept, tune, draws per chain)
-GRID = [(0.99, 2000, 1000), (0.99, 2000, 2000), (0.995, 2000, 1000), (0.995, 1000, 2000), (0.995, 2000, 2000)]
+GRID = [
+    (0.99, 2000, 1000),
+    (0.99, 2000, 2000),
+    (0.995, 2000, 1000),
+    (0.995, 500, 2000),
+    (0.995, 1000, 2000),
+    (0.995, 2000, 2000),
+]
 BAR = {"r_hat": 1.01, "ess": 400}
 
 
