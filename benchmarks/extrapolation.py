@@ -148,7 +148,9 @@ def pooled(
     for i, c in enumerate(cases):
         parts = c | c["studentt"] if studentt else c
         rep = c["huber"] if scale is None else with_scale(parts, scale, seed + i, growth, family, form)
-        reps.append(score_draws(rep, c["y"], has_mean=not (studentt and scale is not None)) | {"n": len(c["y"])})
+        likelihood = "studentt" if studentt else "normal"
+        has_mean = scale is None or likelihood not in observation.NO_LOSS_MEAN  # scale None: Huber's draws
+        reps.append(score_draws(rep, c["y"], has_mean=has_mean) | {"n": len(c["y"])})
     total = sum(r["n"] for r in reps)
     keys = [k for k in reps[0] if k != "n"]
     return {k: float(sum(r[k] * r["n"] for r in reps) / total) for k in keys} | {"n_runs": total}

@@ -97,6 +97,16 @@ def supported() -> bool:
     return nutpie.__version__.startswith("0.16.") and all(hasattr(cp, n) for n in needed)
 
 
+def support_point_fn(model: Any) -> Any:
+    """seed -> initial point of ``model`` as nutpie starts chains: the support point with
+    jitter, in the transformed (sampled) coordinates, as a dict by value-variable name."""
+    from pymc.initial_point import make_initial_point_fn
+
+    return make_initial_point_fn(
+        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+
+
 def compile_model(model: Any, key: tuple | None = None) -> Any:
     """``nutpie.compile_pymc_model(model)`` (Numba backend), with cacheable wrappers; with
     ``key`` (what identifies the model's graph: law, priors, structure) the rewritten PyTensor
@@ -107,12 +117,8 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
     if not supported() or not pytensor.config.numba__cache:  # nothing would be kept: nutpie's own
         return nutpie.compile_pymc_model(model)
     from nutpie import compile_pymc as cp
-    from pymc.initial_point import make_initial_point_fn
 
-    point_fn = make_initial_point_fn(
-        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True
-    )
-    point_fn = cp._wrap_with_lock(point_fn)  # chains ask from several threads
+    point_fn = cp._wrap_with_lock(support_point_fn(model))  # chains ask from several threads
     n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model, point_fn, key)
     shared_vars = {v.name: v for v in [*logp_pt.get_shared(), *expand_pt.get_shared()]}
     shared_data = {k: np.array(v.get_value(), order="C", copy=True) for k, v in shared_vars.items()}

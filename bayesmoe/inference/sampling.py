@@ -13,7 +13,7 @@ import numpy as np
 
 from bayesmoe._optional import require
 from bayesmoe.errors import FitError
-from bayesmoe.inference.nutpie_cache import compile_model
+from bayesmoe.inference.nutpie_cache import compile_model, support_point_fn
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: Fastest on the 2-core reference machine (benchmarks/run.py, README "Speed").
@@ -70,11 +70,7 @@ def _compiled_nutpie(key: tuple, model: Any) -> Any:
 def _initial_point_func(model: Any) -> Any:
     """seed -> flat initial point of ``model``'s free variables, as nutpie compiles it (support
     point with jitter, transformed, in the order of ``model.free_RVs``)."""
-    from pymc.initial_point import make_initial_point_fn
-
-    point_fn = make_initial_point_fn(
-        model=model, default_strategy="support_point", jitter_rvs=set(model.free_RVs), return_transformed=True
-    )
+    point_fn = support_point_fn(model)
     names = [model.rvs_to_values[v].name for v in model.free_RVs]
     lock = threading.Lock()  # chains ask from several threads
 
