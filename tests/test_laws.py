@@ -92,6 +92,9 @@ def test_user_law_from_dict_registers_without_other_edits(tmp_path, monkeypatch)
         ),
         ({"prior_sets": {"mine": {"description": "d", "priors": {"alpha": "HalfNormal(1)"}}}}, "invalid law spec"),
         ({"surprise": 1}, "invalid law spec"),
+        ({"active": "N * alpha"}, "only inputs and constants"),
+        ({"active": "N / zeta"}, "only inputs and constants"),
+        ({"inputs": ["N_a", "D"], "loss": "E + A * N_a**(-alpha) + D**(-1)", "active": "N_a"}, "without an N_a input"),
     ],
 )
 def test_malformed_law_specs_are_refused(change, message):

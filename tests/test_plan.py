@@ -2,6 +2,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayesmoe as bm
@@ -9,7 +10,7 @@ from bayesmoe.decisions import budget_for_target, near_optimal_band, plan
 from bayesmoe.decisions.architecture import Backbone, accounting, architecture_for, map_architecture, optimum_power_law
 from bayesmoe.decisions.closed_forms import discrete_optimum, optima
 from bayesmoe.decisions.prediction import surface_summary
-from bayesmoe.errors import PlanError
+from bayesmoe.errors import PlanError, RunsError
 
 
 @pytest.fixture(scope="module")
@@ -317,3 +318,49 @@ def test_plan_exports_to_json_and_yaml_and_reads_back(chinchilla_fit, tmp_path, 
     assert list(tmp_path.iterdir()) == [out]  # nothing half-written beside it
     with pytest.raises(PlanError, match=r"use a \.json, \.yaml"):
         p.export(tmp_path / "plan.txt")
+
+
+ABNAR = dict(a=400.0, alpha=0.34, b=410.0, beta=0.28, c=0.02, lam=0.4, d=1.0, delta=0.3, gamma=0.2, e=1.7)
+
+
+def test_law_in_total_N_counts_flops_from_its_active_formula():
+    """abnar2025 is written in total N; its plan must spend the budget on N_a = N G / E, not N,
+    and so find the sparse optimum a brute-force search over the same choices finds."""
+    point = bm.Fit.from_params("abnar2025", ABNAR)
+    C = 1e21
+    p = plan(point, C)
+    dec = p.decision
+    assert dec["N_a"] == pytest.approx(dec["N"] * dec["G"] / dec["E"], rel=1e-12)
+    assert 6 * dec["N_a"] * dec["D"] == pytest.approx(C, rel=1e-9)
+    law = point.law
+    best = np.inf
+    for E in [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]:
+        for G in [g for g in [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16, 20, 24, 32, 48, 64] if g <= E]:
+            N = np.geomspace(1e7, 1e13, 20001)
+            loss = law.loss_fn(ABNAR, {"N": N, "D": C / (6 * N * G / E), "E": E, "G": G})
+            best = min(best, float(np.min(loss)))
+    assert dec["G"] < dec["E"]  # sparsity pays once FLOPs follow N_a
+    assert p.optimum["loss"].item() == pytest.approx(best, rel=1e-5)
+    assert p.optimum["loss"].item() <= best * (1 + 1e-9)  # the search finds at least the grid's minimum
+    capped = plan(point, C, max_active_params=dec["N_a"] / 4)
+    assert capped.decision["N_a"] <= dec["N_a"] / 4 * (1 + 1e-9)
+    at = bm.what_if(point, {k: dec[k] for k in ("N", "E", "G")}, budget=C)  # a one-draw fit keeps its dims
+    assert at["regret"].item() == pytest.approx(0.0, abs=1e-6)
+    dense = bm.what_if(point, {"N": dec["N_a"], "E": 8, "G": 8}, budget=C)  # as many FLOPs, no sparsity
+    assert dense["regret"].item() > 1e-3
+
+
+def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
+    rng = np.random.default_rng(0)
+    n_a = np.geomspace(1e8, 3e9, 12)
+    d = np.geomspace(2e9, 6e10, 12)
+    loss = 1.7 + 400 * n_a**-0.34 + 410 * d**-0.28
+    with pytest.raises(RunsError, match="wrap a mapping of columns in pd.DataFrame"):
+        bm.load_runs({"N": n_a, "D": d, "loss": loss})
+    runs = bm.load_runs(pd.DataFrame({"N": 8 * n_a, "N_a": n_a, "D": d, "loss": loss * np.exp(rng.normal(0, 0.003, 12))}))
+    point = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=runs)
+    with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters"):
+        plan(point, 1e21)
+    dense = bm.load_runs(pd.DataFrame({"N": n_a, "D": d, "loss": loss}))  # fitted to activated parameters: plans
+    ok = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=dense)
+    assert 6 * plan(ok, 1e21).decision["N"] * plan(ok, 1e21).decision["D"] == pytest.approx(1e21, rel=1e-9)

@@ -164,7 +164,10 @@ def design(
     x = {k: cand[k].to_numpy(float) for k in law.inputs}
     if any(not np.all(np.isfinite(v) & (v > 0)) for k, v in x.items() if k not in ("S",)):
         raise PlanError("candidate inputs must be finite and positive (S may be 0)")
-    cand["C"] = compute_of(cand.assign(**{k: x[k] for k in law.inputs})).to_numpy(float)
+    counted = cand.assign(**{k: x[k] for k in law.inputs})
+    if law.active_tree is not None and "N_a" not in counted:  # a law in total N counts FLOPs from its N_a formula
+        counted["N_a"] = law.activated(x)
+    cand["C"] = compute_of(counted).to_numpy(float)
     if attention_flops:
         cand["C"] = cand["C"] + attention_flops * cand["D"]
 

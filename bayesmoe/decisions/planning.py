@@ -21,12 +21,12 @@ from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.decisions.layouts import layout_line, layout_report
 from bayesmoe.decisions.mixture import Stacked, label
 from bayesmoe.decisions.search import (
+    MAX_EXPANSION,
     NEAR_OPTIMAL,
     RISKS,
     Limits,
     Problem,
     bayes_decision,
-    edge_notes,
     make_problem,
     near_optimal_share,
     per_draw_optima,
@@ -36,6 +36,7 @@ from bayesmoe.files import atomic_path, check_output
 from bayesmoe.intervals import eti, median_eti
 from bayesmoe.laws import observation
 from bayesmoe.runs.columns import UNITS
+from bayesmoe.runs.compute import compute_of, training_flops
 
 
 @dataclass
@@ -142,6 +143,58 @@ class Plan:
         )
 
 
+def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]:
+    """Say where the optimum sits on a limit of the search rather than inside it."""
+    notes = []
+    names = problem.continuous
+    for j, name in enumerate(names):
+        z = np.log(optimum[name])
+        for side, bound in (("lower", problem.lo[j]), ("upper", problem.hi[j])):
+            share = float(np.mean(np.abs(z - bound) < 1e-3))
+            if share > 0.01:
+                notes.append(
+                    f"{name} sits on the {side} end of its allowed range ({math.exp(bound):.3g}) in {share:.0%} of draws"
+                )
+    if len(names) == 2:
+        share = float(np.mean(optimum["N"] / optimum[names[0]] > MAX_EXPANSION * 0.999))
+        if share > 0.01:
+            notes.append(
+                f"N/N_a sits at the expansion cap {MAX_EXPANSION:g} in {share:.0%} of draws: the law rewards total "
+                "parameters at no compute cost; set max_total_params (memory) for a meaningful plan"
+            )
+    return notes
+
+
+#: A plan counts training FLOPs from the law's inputs (6 N_a D, plus ``attention_flops`` per
+#: token); runs whose own compute differs from that count by more than this factor are refused.
+ACCOUNTING_FACTOR = 1.5
+
+
+def check_accounting(law: Any, df: pd.DataFrame, attention_flops: float = 0.0) -> None:
+    """Refuse to plan with a law whose FLOPs count does not match the compute of its own runs,
+    the mark of a law in total parameters N fitted to sparse runs: its plan would buy the wrong
+    number of tokens for a budget."""
+    if df.empty or {"C", "M"} & set(law.inputs) or not all(k in df for k in (*law.inputs, "D")):
+        return
+    x = {k: df[k].to_numpy(float) for k in law.inputs}
+    counted = training_flops(law.activated(x), df["D"].to_numpy(float), attention_flops)
+    ratio = float(np.median(compute_of(df).to_numpy(float) / counted))
+    if 1 / ACCOUNTING_FACTOR <= ratio <= ACCOUNTING_FACTOR:
+        return
+    own = "their C column" if "C" in df else "M D" if "M" in df else "6 N_a D" if "N_a" in df else "6 N D"
+    counts = f"6 ({law.spec.active}) D" if law.active_tree is not None else f"6 {law.size_input} D"
+    fix = (
+        "these runs are sparse (N_a < N) and the law has no N_a input: fit it to activated parameters "
+        "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
+        if "N_a" in df and law.size_input == "N" and law.active_tree is None
+        else "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass attention_flops"
+    )
+    raise PlanError(
+        f"law {law.name!r} counts a run's training FLOPs as {counts}, but the runs' own compute ({own}) is "
+        f"{ratio:.3g} times that (median over runs), so a plan would buy the wrong number of tokens: {fix}"
+    )
+
+
 def param_arrays(fit: Any, group: str | None) -> tuple[dict[str, np.ndarray], int, tuple[int, int]]:
     """The law's parameters as flat arrays over draws, their number and (chain, draw) shape."""
     draws = fit.draws(group)
@@ -195,6 +248,7 @@ def plan(
         coords = {"chain": fit.idata.posterior["chain"].values, "draw": fit.idata.posterior["draw"].values}
     parts = []  # (problem, params, draws, per-draw optima, fit, flat draw indices)
     for _, f, idx, params in comps:
+        check_accounting(f.law, f.runs.df, attention_flops)
         pr = make_problem(f.law, budget, limits, dict(fixed or {}), choices, attention_flops)
         optima_k = per_draw_optima(pr, params, len(idx), price_per_billion_active)
         parts.append((pr, params, len(idx), optima_k, f, idx))

@@ -75,7 +75,9 @@ class Problem:
         x[self.active] = size
         if len(self.continuous) == 2:  # log N
             x["N"] = np.exp(z[..., 1])
-        m = flops_per_token(size, self.attention_flops)
+        if self.law.active_tree is not None:  # a law in total N: FLOPs follow its N_a formula
+            x["N_a"] = self.law.activated(x)
+        m = flops_per_token(x.get("N_a", size), self.attention_flops)
         x["D"] = self.budget / m
         if "C" in self.law.inputs:
             x["C"] = np.full_like(size, self.budget)
@@ -93,6 +95,11 @@ class Problem:
             ok &= (ratio >= 1 - 1e-12) & (ratio <= MAX_EXPANSION * (1 + 1e-12))
         if lim.max_tokens is not None:
             ok &= np.asarray(x["D"]) <= lim.max_tokens * (1 + 1e-12)
+        n_a = np.asarray(x.get("N_a", x[self.active]))
+        if lim.max_active_params is not None:
+            ok &= n_a <= lim.max_active_params * (1 + 1e-12)
+        if lim.min_active_params is not None:
+            ok &= n_a >= lim.min_active_params * (1 - 1e-12)
         if "G" in x and "E" in x:
             ok &= np.asarray(x["G"]) <= np.asarray(x["E"])
         return ok
@@ -125,10 +132,9 @@ def make_problem(
             raise PlanError(f"choices given for {k!r}, which is not an input of {law.name!r} ({law.inputs})")
     continuous = [active] + (["N"] if active == "N_a" and "N" in law.inputs else [])
     lo_size, hi_size = PARAM_RANGE
-    if limits.min_active_params is not None:
-        lo_size = max(lo_size, limits.min_active_params)
-    if limits.max_active_params is not None:
-        hi_size = min(hi_size, limits.max_active_params)
+    if law.active_tree is None:  # the searched size is N_a (or a dense N): its limits bound the search
+        lo_size = max(lo_size, limits.min_active_params or 0.0)
+        hi_size = min(hi_size, limits.max_active_params or math.inf)
     if limits.max_total_params is not None:
         hi_size = min(hi_size, limits.max_total_params)
     # D = budget / M(size) must lie in TOKEN_RANGE and under max_tokens
@@ -268,7 +274,7 @@ def per_draw_optima(
     out = {
         k: np.broadcast_to(np.asarray(v, float), (n, 1))[:, 0].copy()
         for k, v in x.items()
-        if k in problem.law.inputs or k == "D"
+        if k in problem.law.inputs or k in ("D", "N_a")
     }
     out["loss"] = loss
     return out
@@ -301,28 +307,6 @@ def regrid(
     landed where the law is infeasible or invalid for a draw gives no direction to move."""
     if len(rows):
         z[rows], _ = search_rows(problem, p, disc, price, rows)
-
-
-def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]:
-    """Say where the optimum sits on a limit of the search rather than inside it."""
-    notes = []
-    names = problem.continuous
-    for j, name in enumerate(names):
-        z = np.log(optimum[name])
-        for side, bound in (("lower", problem.lo[j]), ("upper", problem.hi[j])):
-            share = float(np.mean(np.abs(z - bound) < 1e-3))
-            if share > 0.01:
-                notes.append(
-                    f"{name} sits on the {side} end of its allowed range ({math.exp(bound):.3g}) in {share:.0%} of draws"
-                )
-    if len(names) == 2:
-        share = float(np.mean(optimum["N"] / optimum[names[0]] > MAX_EXPANSION * 0.999))
-        if share > 0.01:
-            notes.append(
-                f"N/N_a sits at the expansion cap {MAX_EXPANSION:g} in {share:.0%} of draws: the law rewards total "
-                "parameters at no compute cost; set max_total_params (memory) for a meaningful plan"
-            )
-    return notes
 
 
 def risk_of(values: np.ndarray, risk: str) -> np.ndarray:
@@ -387,6 +371,6 @@ def bayes_decision(
     if not math.isfinite(value):
         raise PlanError("no configuration is feasible in every draw under these limits")
     x = problem.inputs(z[None, None, :], disc)
-    out = {k: float(np.asarray(v).ravel()[0]) for k, v in x.items() if k in problem.law.inputs or k == "D"}
+    out = {k: float(np.asarray(v).ravel()[0]) for k, v in x.items() if k in problem.law.inputs or k in ("D", "N_a")}
     out["risk_loss"] = value  # the risk criterion (mean, q90 or cvar90 of loss) at the decision, nats/token
     return out

@@ -75,24 +75,21 @@ def what_if(
     """
     law = next(iter(fit.fits.values())).law if isinstance(fit, Stacked) else fit.law  # stacked laws share inputs
     x = {k: float(v) for k, v in config.items()}
-    size = law.size_input
     unknown = sorted(set(x) - set(law.inputs) - {"D"})
     if unknown:
         raise PlanError(f"what_if: {unknown} are not inputs of {law.name!r} ({', '.join(law.inputs)})")
+    missing = [k for k in law.inputs if k not in x and k != "D"]
+    if missing:
+        raise PlanError(f"what_if: the configuration lacks {missing} (inputs of {law.name!r})")
     if "D" not in x:
         if budget is None:
             raise PlanError("what_if needs D in the configuration or a budget to derive it from")
-        if size not in x:
-            raise PlanError(f"what_if needs {size} to derive D from the budget")
-        x["D"] = float(tokens_for_budget(budget, x[size], attention_flops))
-    missing = [k for k in law.inputs if k not in x]
-    if missing:
-        raise PlanError(f"what_if: the configuration lacks {missing} (inputs of {law.name!r})")
+        x["D"] = float(tokens_for_budget(budget, law.activated(x), attention_flops))
     if budget is None:
-        budget = float(training_flops(x[size], x["D"], attention_flops))
+        budget = float(training_flops(law.activated(x), x["D"], attention_flops))
     row = pd.DataFrame({k: [x[k]] for k in law.inputs})
-    loss = predict(fit, row, group=group).squeeze(drop=True)
-    observed = predict(fit, row, group=group, predictive=True, seed=seed).squeeze(drop=True)
+    loss = predict(fit, row, group=group).isel(config=0, drop=True)  # (chain, draw), kept for one-draw fits
+    observed = predict(fit, row, group=group, predictive=True, seed=seed).isel(config=0, drop=True)
     best = plan(fit, budget, group=group, attention_flops=attention_flops, **plan_kwargs)
     optimum = best.optimum["loss"].transpose(*loss.dims).values
     regret = loss - optimum

@@ -83,6 +83,9 @@ class LawSpec(BaseModel):
     description: str = ""
     inputs: list[str] = Field(min_length=1)
     loss: str
+    #: N_a as a formula of the inputs, for a law written in total parameters N (e.g. "N * G / E"):
+    #: what a plan counts training FLOPs from. Unset: N_a is an input, or the model is dense.
+    active: str = ""
     define: dict[str, str] = {}
     constants: dict[str, float] = {}
     params: dict[str, ParamSpec] = Field(min_length=1)
@@ -167,6 +170,14 @@ class Law:
         unused = (set(spec.params) | set(spec.inputs)) - expr.symbols(self.loss_tree)
         if unused:
             raise LawError(f"{where}: declared but not used in the loss: {sorted(unused)}")
+        self.active_tree: expr.Node | None = None
+        if spec.active:
+            if "N_a" in spec.inputs or "N" not in spec.inputs:
+                raise LawError(f"{where}: 'active' gives N_a for a law in total parameters N without an N_a input")
+            self.active_tree = _checked(spec.active, defs, f"{where}, active")
+            stray = expr.symbols(self.active_tree) - set(spec.inputs) - set(spec.constants)
+            if stray:
+                raise LawError(f"{where}: 'active' may use only inputs and constants, not {sorted(stray)}")
         self._prior_sets: dict[str, dict[str, Prior]] = {}
         for set_name, ps in spec.prior_sets.items():
             bad = sorted(set(ps.priors) - set(spec.params))
@@ -246,6 +257,14 @@ class Law:
     def size_input(self) -> str:
         """The parameter count that sets FLOPs per token: ``N_a`` where the law has it, else ``N``."""
         return "N_a" if "N_a" in self.spec.inputs else "N"
+
+    def activated(self, inputs: Mapping[str, Any]) -> Any:
+        """N_a at ``inputs``: the input itself, the law's ``active`` formula, or N for a dense law."""
+        if "N_a" in self.spec.inputs:
+            return inputs["N_a"]
+        if self.active_tree is not None:
+            return expr.evaluate(self.active_tree, {**self.constants, **inputs})
+        return inputs["N"]
 
     @property
     def params(self) -> list[str]:

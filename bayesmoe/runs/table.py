@@ -164,6 +164,11 @@ def load_runs(
         return source
     if isinstance(source, pd.DataFrame):
         df, label = source.copy(), "DataFrame"
+    elif not isinstance(source, str | os.PathLike):
+        raise RunsError(
+            f"load_runs takes a CSV/Parquet path, a pandas DataFrame or Runs, not a {type(source).__name__}"
+            + ("; wrap a mapping of columns in pd.DataFrame(...)" if isinstance(source, Mapping) else "")
+        )
     else:
         df, label = read_table(source), str(source)
     if not isinstance(df.columns, pd.Index) or df.columns.duplicated().any():
