@@ -355,9 +355,11 @@ def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
     n_a = np.geomspace(1e8, 3e9, 12)
     d = np.geomspace(2e9, 6e10, 12)
     loss = 1.7 + 400 * n_a**-0.34 + 410 * d**-0.28
-    with pytest.raises(RunsError, match="wrap a mapping of columns in pd.DataFrame"):
+    with pytest.raises(RunsError, match=r"wrap a mapping of columns in pd\.DataFrame"):
         bm.load_runs({"N": n_a, "D": d, "loss": loss})
-    runs = bm.load_runs(pd.DataFrame({"N": 8 * n_a, "N_a": n_a, "D": d, "loss": loss * np.exp(rng.normal(0, 0.003, 12))}))
+    runs = bm.load_runs(
+        pd.DataFrame({"N": 8 * n_a, "N_a": n_a, "D": d, "loss": loss * np.exp(rng.normal(0, 0.003, 12))})
+    )
     point = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=runs)
     with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters"):
         plan(point, 1e21)
