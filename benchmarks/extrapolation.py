@@ -70,7 +70,7 @@ def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, s
     fit = bm.fit(law, train, draws=draws, discrepancy=None, progressbar=False, warn=False, seed=seed)
     log_mean, _, eps = predictive_parts(fit, test.df[fit.law.inputs], seed=seed)
     n = log_mean.sizes["chain"] * log_mean.sizes["draw"]
-    decades = observation.decades_beyond(observation.extent_inputs(test.df), fit.extent())
+    decades = observation.decades_beyond(observation.extent_inputs(test.df, fit.law), fit.extent())
     decades = np.broadcast_to(decades, (len(test),))
     out = {
         "how": how,

@@ -41,9 +41,18 @@ def test_discrepancy_is_zero_inside_and_grows_beyond(runs):
     ext = f.extent()
     assert ext["C"] == pytest.approx(float(bm.runs.compute_of(runs.df).max()))
     inside = {"N": [float(runs.df["N"].median())], "D": [float(runs.df["D"].median())]}
-    assert float(observation.decades_beyond({k: np.array(v) for k, v in inside.items()}, ext)[0]) == 0.0
+    assert (
+        float(
+            observation.decades_beyond(
+                observation.extent_inputs({k: np.array(v) for k, v in inside.items()}, f.law), ext
+            )[0]
+        )
+        == 0.0
+    )
     far = {"N": [ext["N"] * 10], "D": [ext["D"]]}  # 10x the largest N (and ~10x the compute)
-    decades = float(observation.decades_beyond({k: np.array(v) for k, v in far.items()}, ext)[0])
+    decades = float(
+        observation.decades_beyond(observation.extent_inputs({k: np.array(v) for k, v in far.items()}, f.law), ext)[0]
+    )
     assert decades == pytest.approx(np.log10(10 * ext["N"] * ext["D"] * 6 / ext["C"]), rel=1e-9)
     sd_in = float(np.log(bm.predict(f, inside, predictive=True)).std())
     sd_far = float(np.log(bm.predict(f, far, predictive=True)).std())
@@ -188,6 +197,24 @@ def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth, form)
         observation.draw_discrepancy(0.04, 1.0, rng, form="cauchy")
 
 
+def test_a_run_and_a_prediction_at_its_inputs_lie_equally_far():
+    """Distances count compute as the law does on both sides: a dense law fitted to the total N
+    of sparse runs that carry their own C (6 N_a D) sees no extrapolation at its training runs
+    (counting 6 N D for the prediction would put every one of them log10 8 decades out)."""
+    n_a, d = np.geomspace(1e8, 3e9, 12), np.geomspace(2e9, 6e10, 12)
+    table = pd.DataFrame({"N": 8 * n_a, "N_a": n_a, "D": d, "C": 6 * n_a * d})
+    runs = bm.load_runs(table.assign(loss=bm.get_law("chinchilla").loss_fn(TRUTH, {"N": 8 * n_a, "D": d})))
+    f = point_fit(runs)
+    at = observation.extent_inputs({"N": table["N"].to_numpy(), "D": d}, f.law)
+    assert np.all(observation.decades_beyond(at, f.extent()) == 0)
+    sd = np.log(bm.predict(f, table[["N", "D"]], predictive=True)).std(("chain", "draw"))
+    np.testing.assert_allclose(sd, 0.01, rtol=0.05)  # noise only at every training run
+    abnar = bm.get_law("abnar2025")  # a law in total N counts its N_a formula
+    x = {"N": np.array([8e9]), "D": np.array([1e10]), "E": np.array([8.0]), "G": np.array([2.0])}
+    got = observation.extent_inputs(x, abnar)
+    assert got["N_a"][0] == pytest.approx(2e9) and got["C"][0] == pytest.approx(6 * 2e9 * 1e10)
+
+
 def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchilla_fit):
     from bayesmoe.decisions.prediction import predictive_parts
     from bayesmoe.inference.fitting import Fit
@@ -200,7 +227,7 @@ def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchill
     far = {"N": np.array([top["N"] * 30]), "D": np.array([top["D"] * 30])}  # ~3 decades of compute beyond
     log_mean, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
     tau = float(observation.scale_draws(chinchilla_fit.idata).max())
-    decades = float(observation.decades_beyond(far, top)[0])
+    decades = float(observation.decades_beyond(observation.extent_inputs(far, chinchilla_fit.law), top)[0])
     pv = float(log_mean.var(("chain", "draw")))
     sd = observation.discrepancy_sd(tau, decades, param_var=pv, combination="topup")
     assert 0 < sd < tau * decades**observation.DISCREPANCY_GROWTH  # topped up, not added
@@ -225,7 +252,12 @@ def test_top_up_fills_parameter_uncertainty_to_the_discrepancy_width(chinchilla_
     )
     b = bm.uncertainty_budget(chinchilla_fit, grid)
     tau = float(np.sqrt((observation.scale_draws(chinchilla_fit.idata) ** 2).mean()))
-    decades = np.asarray(observation.decades_beyond({k: grid[k].to_numpy() for k in grid}, top), float)
+    decades = np.asarray(
+        observation.decades_beyond(
+            observation.extent_inputs({k: grid[k].to_numpy() for k in grid}, chinchilla_fit.law), top
+        ),
+        float,
+    )
     want = np.maximum(b["parameters"].values, (tau * decades**observation.DISCREPANCY_GROWTH) ** 2)
     np.testing.assert_allclose(b["parameters"].values + b["discrepancy"].values, want, rtol=1e-9)
     assert b["discrepancy"].values[0] == 0  # inside the runs

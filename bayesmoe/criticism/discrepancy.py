@@ -100,7 +100,7 @@ def learn_discrepancy(
         keep = np.linspace(0, n - 1, min(n, MAX_SCORE_DRAWS)).astype(int)
         lm = log_mean.values.reshape(n, len(test))[keep]
         sigma = f.idata.posterior["sigma"].values.reshape(-1)[keep]
-        decades = observation.decades_beyond(observation.extent_inputs(test.df), f.extent())
+        decades = observation.decades_beyond(observation.extent_inputs(test.df, f.law), f.extent())
         decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
         ll = observation.scale_log_likelihood(
             np.log(test.loss()),

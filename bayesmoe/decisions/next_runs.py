@@ -190,7 +190,7 @@ def design(
     post = sub.idata.posterior
     sd2 = np.broadcast_to(post["sigma"].values.reshape(-1)[:, None] ** 2, mean.shape)
     if fit.discrepancy is not None:
-        decades = np.asarray(observation.decades_beyond(x, fit.extent()), float)
+        decades = np.asarray(observation.decades_beyond(observation.extent_inputs(x, law), fit.extent()), float)
         tau = observation.scale_draws(sub.idata).values.reshape(-1)[:, None]
         kw = fit.discrepancy_kwargs()
         pv = np.log(mean).var(axis=0)[None, :]  # parameter spread at each candidate

@@ -87,7 +87,7 @@ def predictive_parts(
     rng = np.random.default_rng(seed)
     delta = xr.zeros_like(mean)
     if fit.discrepancy is not None:
-        decades = observation.decades_beyond(x, fit.extent())
+        decades = observation.decades_beyond(observation.extent_inputs(x, fit.law), fit.extent())
         scale = observation.scale_draws(fit.idata)
         param_var = np.log(mean).var(("chain", "draw"))  # what the top-up need not add
         delta = observation.draw_discrepancy(
@@ -157,7 +157,7 @@ def uncertainty_budget(
     post = fit.idata.posterior
     disc = xr.zeros_like(param)
     if fit.discrepancy is not None:
-        decades = observation.decades_beyond(x, fit.extent())
+        decades = observation.decades_beyond(observation.extent_inputs(x, fit.law), fit.extent())
         kw = fit.discrepancy_kwargs()
         tau = observation.scale_draws(fit.idata)
         disc = (

@@ -189,7 +189,7 @@ class Fit:
 
     def extent(self) -> dict[str, float]:
         """The largest training value of compute and of each size input (where extrapolation starts)."""
-        return observation.training_extent(observation.extent_inputs(self.runs.df))
+        return observation.training_extent(observation.extent_inputs(self.runs.df, self.law))
 
     @property
     def likelihood(self) -> str:

@@ -26,6 +26,7 @@ from bayesmoe.errors import LawError
 from bayesmoe.laws import expr, limits
 from bayesmoe.laws.priors import Prior
 from bayesmoe.runs.columns import CANONICAL
+from bayesmoe.runs.compute import training_flops
 
 #: Names the fitter uses for its own variables; a law may not use them.
 RESERVED = {"sigma", "nu", "loss", "log_loss", "group", "run", "chain", "draw"}
@@ -265,6 +266,17 @@ class Law:
         if self.active_tree is not None:
             return expr.evaluate(self.active_tree, {**self.constants, **inputs})
         return inputs["N"]
+
+    def compute(self, inputs: Mapping[str, Any]) -> Any | None:
+        """Training FLOPs at ``inputs`` as this law counts them: its C input, else M D, else
+        6 N_a D with N_a from :meth:`activated`; None for a law without D."""
+        if "C" in self.spec.inputs:
+            return inputs["C"]
+        if "D" not in self.spec.inputs:
+            return None
+        if "M" in self.spec.inputs:
+            return inputs["M"] * inputs["D"]
+        return training_flops(self.activated(inputs), inputs["D"])
 
     @property
     def params(self) -> list[str]:

@@ -33,11 +33,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayesmoe.errors import FitError
 from bayesmoe.laws.priors import Prior
-from bayesmoe.runs.compute import compute_of_inputs
 
 LIKELIHOODS = ("normal", "studentt")
 #: Likelihoods whose predictive of loss (the exponential of log loss) has no mean: the
@@ -175,30 +175,42 @@ def check_discrepancy(discrepancy: str | None) -> str | None:
     return discrepancy
 
 
-def extent_inputs(df: Any) -> dict[str, np.ndarray]:
-    """The columns of a runs table that count towards the distance: ``C`` and the size inputs."""
-    return {k: df[k].to_numpy(float) for k in ("C", *EXTENT_INPUTS) if k in df}
+def extent_inputs(data: Any, law: Any) -> dict[str, Any]:
+    """What counts towards the distance beyond the training runs, from a runs table or a mapping
+    of inputs: the sizes of :data:`EXTENT_INPUTS` present (N_a from the law's ``active`` formula
+    where it has one) and the training compute C as ``law`` counts it (:meth:`Law.compute`), so
+    that a run and a prediction at the same inputs lie equally far (a table's own C column, which
+    may count attention or sparsity another way, is not used)."""
+    table = isinstance(data, pd.DataFrame)
+    cols = set(data.columns if table else data)
 
+    def value(k: str) -> Any:
+        return data[k].to_numpy(float) if table else data[k]
 
-def training_extent(inputs: Mapping[str, Any]) -> dict[str, float]:
-    """The largest training value of compute and of each size input (keys ``C``, ``N``, ``N_a``, ``D``, ``M``)."""
-    out = {k: float(np.max(inputs[k])) for k in EXTENT_INPUTS if k in inputs and np.size(inputs[k])}
-    c = compute_of_inputs(inputs)
-    if c is not None and np.size(c):
-        out["C"] = float(np.max(c))
+    out = {k: value(k) for k in EXTENT_INPUTS if k in cols}
+    if set(law.inputs) <= cols:
+        x = {k: value(k) for k in law.inputs}
+        if "N_a" not in out and law.active_tree is not None:
+            out["N_a"] = law.activated(x)
+        c = law.compute(x)
+        if c is not None:
+            out["C"] = c
     return out
 
 
+def training_extent(inputs: Mapping[str, Any]) -> dict[str, float]:
+    """The largest training value of compute and of each size input (keys ``C``, ``N``, ``N_a``, ``D``, ``M``)
+    among :func:`extent_inputs`."""
+    return {k: float(np.max(inputs[k])) for k in ("C", *EXTENT_INPUTS) if k in inputs and np.size(inputs[k])}
+
+
 def decades_beyond(inputs: Mapping[str, Any], extent: Mapping[str, float]) -> Any:
-    """How far each point of ``inputs`` lies beyond the training extent, in decades (0 inside)."""
-    x = dict(inputs)
-    c = compute_of_inputs(x)
-    if c is not None:
-        x["C"] = c
+    """How far each point of ``inputs`` (:func:`extent_inputs`, or a plan's sizes with its budget
+    as C) lies beyond the training extent, in decades (0 inside)."""
     out: Any = 0.0
     for k, top in extent.items():
-        if k in x and top > 0:
-            value = x[k] if isinstance(x[k], xr.DataArray) else np.asarray(x[k], float)
+        if k in inputs and top > 0:
+            value = inputs[k] if isinstance(inputs[k], xr.DataArray) else np.asarray(inputs[k], float)
             out = np.maximum(out, np.log10(value / top))
     return np.maximum(out, 0.0)
 
