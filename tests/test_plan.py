@@ -363,6 +363,11 @@ def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
     point = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=runs)
     with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters"):
         plan(point, 1e21)
+    clark = bm.Fit.from_params(
+        "clark2022", bm.get_law("clark2022").published("S-Base"), bm.datasets.clark2022("S-Base")
+    )
+    with pytest.raises(PlanError, match="no D"):  # a law without tokens is refused as such, runs or not
+        plan(clark, 1e21)
     dense = bm.load_runs(pd.DataFrame({"N": n_a, "D": d, "loss": loss}))  # fitted to activated parameters: plans
     ok = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=dense)
     assert 6 * plan(ok, 1e21).decision["N"] * plan(ok, 1e21).decision["D"] == pytest.approx(1e21, rel=1e-9)

@@ -36,7 +36,7 @@ from bayesmoe.files import atomic_path, check_output
 from bayesmoe.intervals import eti, median_eti
 from bayesmoe.laws import observation
 from bayesmoe.runs.columns import UNITS
-from bayesmoe.runs.compute import compute_of, training_flops
+from bayesmoe.runs.compute import compute_of
 
 
 @dataclass
@@ -174,10 +174,9 @@ def check_accounting(law: Any, df: pd.DataFrame, attention_flops: float = 0.0) -
     """Refuse to plan with a law whose FLOPs count does not match the compute of its own runs,
     the mark of a law in total parameters N fitted to sparse runs: its plan would buy the wrong
     number of tokens for a budget."""
-    if df.empty or {"C", "M"} & set(law.inputs) or not all(k in df for k in (*law.inputs, "D")):
+    if df.empty or "D" not in law.inputs or not all(k in df for k in law.inputs):
         return
-    x = {k: df[k].to_numpy(float) for k in law.inputs}
-    counted = training_flops(law.activated(x), df["D"].to_numpy(float), attention_flops)
+    counted = law.compute({k: df[k].to_numpy(float) for k in law.inputs}) + attention_flops * df["D"].to_numpy(float)
     ratio = float(np.median(compute_of(df).to_numpy(float) / counted))
     if 1 / ACCOUNTING_FACTOR <= ratio <= ACCOUNTING_FACTOR:
         return
