@@ -326,7 +326,9 @@ ABNAR = dict(a=400.0, alpha=0.34, b=410.0, beta=0.28, c=0.02, lam=0.4, d=1.0, de
 def test_law_in_total_N_counts_flops_from_its_active_formula():
     """abnar2025 is written in total N; its plan must spend the budget on N_a = N G / E, not N,
     and so find the sparse optimum a brute-force search over the same choices finds."""
-    point = bm.Fit.from_params("abnar2025", ABNAR)
+    design = pd.DataFrame({"N": [1e8, 4e8, 1e9], "D": [2e9, 8e9, 2e10], "E": [8.0, 16.0, 64.0], "G": [2.0, 1.0, 8.0]})
+    runs = bm.simulate("abnar2025", design, ABNAR, seed=0)  # no N_a column: nothing to check the count against
+    point = bm.Fit.from_params("abnar2025", ABNAR, runs)
     C = 1e21
     p = plan(point, C)
     dec = p.decision
@@ -363,6 +365,9 @@ def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
     point = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=runs)
     with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters"):
         plan(point, 1e21)
+    wrong = bm.load_runs(pd.DataFrame({"N": n_a, "N_a": n_a, "D": d, "E": 8.0, "G": 2.0, "loss": loss}))
+    with pytest.raises(PlanError, match=r"N_a = N \* G / E does not describe these runs"):
+        plan(bm.Fit.from_params("abnar2025", ABNAR, wrong), 1e21)  # dense runs, counted as 2 of 8 experts
     clark = bm.Fit.from_params(
         "clark2022", bm.get_law("clark2022").published("S-Base"), bm.datasets.clark2022("S-Base")
     )

@@ -176,18 +176,23 @@ def check_accounting(law: Any, df: pd.DataFrame, attention_flops: float = 0.0) -
     number of tokens for a budget."""
     if df.empty or "D" not in law.inputs or not all(k in df for k in law.inputs):
         return
+    if not {"C", "M", "N_a"} & set(df.columns):  # the runs say nothing of their compute beyond 6 N D
+        return
     counted = law.compute({k: df[k].to_numpy(float) for k in law.inputs}) + attention_flops * df["D"].to_numpy(float)
     ratio = float(np.median(compute_of(df).to_numpy(float) / counted))
     if 1 / ACCOUNTING_FACTOR <= ratio <= ACCOUNTING_FACTOR:
         return
-    own = "their C column" if "C" in df else "M D" if "M" in df else "6 N_a D" if "N_a" in df else "6 N D"
+    own = "their C column" if "C" in df else "M D" if "M" in df else "6 N_a D"
     counts = f"6 ({law.spec.active}) D" if law.active_tree is not None else f"6 {law.size_input} D"
-    fix = (
-        "these runs are sparse (N_a < N) and the law has no N_a input: fit it to activated parameters "
-        "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
-        if "N_a" in df and law.size_input == "N" and law.active_tree is None
-        else "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass attention_flops"
-    )
+    if law.active_tree is not None:
+        fix = f"the law's N_a = {law.spec.active} does not describe these runs; use a law with an N_a input"
+    elif "N_a" in df and law.size_input == "N":
+        fix = (
+            "these runs are sparse (N_a < N) and the law has no N_a input: fit it to activated parameters "
+            "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
+        )
+    else:
+        fix = "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass attention_flops"
     raise PlanError(
         f"law {law.name!r} counts a run's training FLOPs as {counts}, but the runs' own compute ({own}) is "
         f"{ratio:.3g} times that (median over runs), so a plan would buy the wrong number of tokens: {fix}"
