@@ -210,3 +210,15 @@ def test_extrapolation_plot_draws_the_plans_losses_beyond_the_largest_run(chin):
     edge = next(line for line in ax.lines if line.get_label() == "largest training run")
     assert edge.get_xdata()[0] == pytest.approx(float(compute_of(chin.runs.df).max()))
     assert "FLOPs" in ax.get_xlabel() and "nats" in ax.get_ylabel()
+
+
+def test_isoflop_curve_of_a_law_in_total_N_bottoms_out_at_its_plan():
+    """abnar2025 counts FLOPs from N_a = N G / E: the curve buys tokens the way the plan does."""
+    truth = dict(a=400.0, alpha=0.34, b=410.0, beta=0.28, c=0.02, lam=0.4, d=1.0, delta=0.3, gamma=0.2, e=1.7)
+    point = bm.Fit.from_params("abnar2025", truth)
+    p = bm.plan(point, 1e21)
+    assert p.decision["G"] < p.decision["E"]  # sparse, so N and N_a differ
+    ax = plots.plot_isoflop(point, [p], n=161, span=10, n_points=1)
+    x, y = ax.lines[0].get_data()
+    assert x[np.argmin(y)] == pytest.approx(p.decision["N"], rel=0.03)
+    assert float(np.min(y)) == pytest.approx(p.optimum["loss"].item(), rel=1e-4)

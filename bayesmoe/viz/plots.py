@@ -143,9 +143,9 @@ def plot_isoflop(
         sizes = np.geomspace(centre / span, centre * span, n)
         inputs = {k: np.full(n, v) for k, v in p.decision.items() if k in fit.law.inputs}
         inputs[size] = sizes
-        inputs["D"] = tokens_for_budget(p.budget, sizes, attention)
         if "N" in fit.law.inputs and size == "N_a":
             inputs["N"] = np.maximum(inputs["N"], sizes)
+        inputs["D"] = tokens_for_budget(p.budget, fit.law.activated(inputs), attention)  # as the plan counts
         if "M" in fit.law.inputs:
             inputs["M"] = flops_per_token(sizes, attention)
         if "C" in fit.law.inputs:
