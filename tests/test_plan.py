@@ -376,3 +376,11 @@ def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
     dense = bm.load_runs(pd.DataFrame({"N": n_a, "D": d, "loss": loss}))  # fitted to activated parameters: plans
     ok = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=dense)
     assert 6 * plan(ok, 1e21).decision["N"] * plan(ok, 1e21).decision["D"] == pytest.approx(1e21, rel=1e-9)
+
+
+def test_a_memory_limit_needs_a_law_that_knows_total_parameters():
+    point = bm.Fit.from_params("ludziejewski2025", bm.get_law("ludziejewski2025").published())
+    with pytest.raises(PlanError, match="no total-parameter input N"):
+        plan(point, 1e21, max_total_params=1e10)
+    capped = plan(point, 1e21, max_active_params=1e9)  # the limit it can check
+    assert capped.decision["N_a"] <= 1e9 * (1 + 1e-9)

@@ -122,6 +122,11 @@ def make_problem(
     active = law.size_input
     if active not in law.inputs:
         raise PlanError(f"law {law.name!r} has neither N_a nor N; cannot plan a budget")
+    if limits.max_total_params is not None and "N" not in law.inputs and "E" in law.inputs:
+        raise PlanError(
+            f"law {law.name!r} has no total-parameter input N (its experts make N exceed N_a), so "
+            "max_total_params cannot be checked; limit max_active_params, or use a law with N"
+        )
     for k in fixed:
         if k not in law.inputs:
             raise PlanError(f"fixed input {k!r} is not an input of {law.name!r} ({law.inputs})")
