@@ -35,7 +35,8 @@ def test_zhao_plan_picks_integer_G_and_reports_binding_limit(zhao_point):
     assert p.decision["N_a"] * 6 * p.decision["D"] == pytest.approx(1e22, rel=1e-9)
     assert any("upper end" in n for n in p.notes)
     uncapped = plan(zhao_point, 1e22)
-    assert any("expansion cap" in n for n in uncapped.notes)
+    assert any("expansion cap" in n and "set max_total_params" in n for n in uncapped.notes)
+    assert not any("set max_total_params" in n for n in p.notes)  # never advise a limit already set
     priced = plan(zhao_point, 1e22, max_total_params=1e11, price_per_billion_active=0.01)
     assert priced.decision["N_a"] < p.decision["N_a"]  # pricing activation moves the optimum to sparser models
 

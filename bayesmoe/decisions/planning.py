@@ -158,10 +158,13 @@ def edge_notes(problem: Problem, optimum: Mapping[str, np.ndarray]) -> list[str]
     if len(names) == 2:
         share = float(np.mean(optimum["N"] / optimum[names[0]] > MAX_EXPANSION * 0.999))
         if share > 0.01:
-            notes.append(
-                f"N/N_a sits at the expansion cap {MAX_EXPANSION:g} in {share:.0%} of draws: the law rewards total "
-                "parameters at no compute cost; set max_total_params (memory) for a meaningful plan"
+            why = (
+                "the law rewards total parameters at no compute cost; set max_total_params (memory) for a meaningful plan"
+                if problem.limits.max_total_params is None
+                else "within the memory limit the law still rewards sparser models, so the cap, not the law, "
+                "sets N_a there; set min_active_params if such sparsity is not an option"
             )
+            notes.append(f"N/N_a sits at the expansion cap {MAX_EXPANSION:g} in {share:.0%} of draws: {why}")
     return notes
 
 
