@@ -4,12 +4,14 @@ from functools import partial
 import numpy as np
 import pymc as pm
 import pytest
+import sympy
 from pymc.testing import mock_sample
 
 import bayesmoe as bm
 from bayesmoe.errors import FitError
 from bayesmoe.inference.model import build_model
 from bayesmoe.inference.reparam import level_param, shear_terms
+from bayesmoe.laws import expr
 from bayesmoe.laws.simulation import generic_design, reference_params, zhao_design
 
 
@@ -36,7 +38,12 @@ def test_shear_is_applied_to_power_law_prefactors():
     assert set(shear_terms(bm.get_law("zhao2025"))) == {"a", "b", "c", "e", "f"}
     # ... at the runs' reference point the whole Zhao bracket does (n has a Normal prior)
     runs = bm.simulate("zhao2025", zhao_design(40, seed=0), None, seed=1)
-    assert set(shear_terms(bm.get_law("zhao2025"), runs)) == {"a", "b", "c", "e", "f", "m", "n", "k"}
+    shear = shear_terms(bm.get_law("zhao2025"), runs)
+    assert set(shear) == {"a", "b", "c", "e", "f", "m", "n", "k"}
+    # n, signed, is sampled as its share of P's positive terms, after them: their scale cancels
+    G, S, e, f, m = sympy.symbols("G S e f m")
+    assert sympy.simplify(expr.to_sympy(shear["n"]) - S / (e * G + f / G + m * S**2)) == 0
+    assert list(shear)[-1] == "n"
 
 
 def test_reparametrisation_follows_the_priors_the_fit_uses():
@@ -83,6 +90,7 @@ def test_reparametrised_priors_are_unchanged():
     draw = {k: prior[k].values.ravel() for k in names}
     assert stats.kstest(draw["eps"], stats.uniform(0.1, 4.9).cdf).pvalue > 0.001
     assert stats.kstest(draw["n"], stats.norm(0.0, 5.0).cdf).pvalue > 0.001
+    assert abs(np.corrcoef(draw["n"], np.log(draw["e"]))[0, 1]) < 0.1  # n's share of P keeps n independent of e
     assert stats.kstest(np.log(draw["e"]), stats.norm(-1.0, 2.0).cdf).pvalue > 0.001
     assert stats.kstest(np.log(draw["a"]), stats.uniform(0.0, np.log(1000.0)).cdf).pvalue > 0.001
     assert {"eps_level", "n_ref", "log_e_ref", "log_a_ref"} <= {v.name for v in model.free_RVs}

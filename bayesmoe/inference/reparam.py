@@ -11,6 +11,9 @@ chooses how to sample them without changing the posterior):
   is a shear with unit Jacobian and ``u``'s prior is ``log A``'s shifted by ``log s``, so
   the model is unchanged; but ``u`` is nearly uncorrelated with the exponents, which
   removes the A-alpha ridge. Normal priors are rescaled instead (``A * s`` is again normal).
+  A signed prefactor whose term scales the same factor as positive ones (Zhao's ``n`` beside
+  ``e``, ``f``, ``m`` in ``P(G, S)``) is rescaled by their contribution instead, so that it is
+  sampled as its share of it: their common scale cancels (benchmarks/zhao_settings.py).
 * Level shift. An additive parameter (``L = ... + eps``) is sampled, last, as a shift of its
   unconstrained coordinate by the rest of the loss at ``x0``, so that to first order the
   sampler sees the loss at ``x0`` - which the runs pin down - instead of ``eps``, which
@@ -96,6 +99,24 @@ def shear_terms(law: Law, runs: Runs | None = None, priors: Mapping[str, Prior] 
             continue
         if expr.is_positive(node, positive):
             out[name] = kept
+    # a signed prefactor whose dL/dp is a fixed multiple of positive siblings' (Zhao's n in
+    # P = e G + f / G + m S^2 + n S) is sampled as its share of their contribution, n S / (e G +
+    # f / G + m S^2) at x0: their common scale, which the runs pin loosely, cancels from it, where
+    # at its own reference scale n had to move as the exponential of that scale
+    at_inputs = {k: v for k, v in fixed.items() if k.name in law.inputs}
+    for name in [k for k in out if pri[k].support == "real"]:
+        ratios = {q: sympy.cancel(linear[q] / linear[name]) for q in out if pri[q].support == "positive"}
+        group = {q: r for q, r in ratios.items() if not {str(v) for v in r.free_symbols} & set(law.params)}
+        if not group:
+            continue
+        share = 1 / sum(sympy.Symbol(q) * r for q, r in group.items())
+        try:
+            node, kept = expr.from_sympy(share.subs(at_inputs)), expr.from_sympy(share)
+        except BayesMoEError:
+            continue
+        if expr.is_positive(node, positive | set(group)):
+            del out[name]
+            out[name] = kept  # sampled after the siblings its scale reads
     return out
 
 
