@@ -205,6 +205,7 @@ def test_diagnostics_flag_divergences_and_rhat(chinchilla_fit):
     assert d.divergences == 5 and not d.ok
     text = str(d)
     assert "5 divergences" in text and "target_accept" in text and "R-hat" in text and "alpha" in text
+    assert "from 0.99 to 0.995" in str(check(idata, ["alpha"], target_accept=0.99))  # above what it ran with
 
 
 def test_inference_data_follows_arviz_schema(chinchilla_fit):

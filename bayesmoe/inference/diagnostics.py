@@ -84,8 +84,9 @@ class Diagnostics:
         )
 
 
-def check(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
-    """Compute the diagnostics for ``var_names`` and say what to do about any problem."""
+def check(idata: az.InferenceData, var_names: list[str], target_accept: float | None = None) -> Diagnostics:
+    """Compute the diagnostics for ``var_names`` and say what to do about any problem
+    (``target_accept``: what the sampler ran with, so the advice can name a higher one)."""
     post = idata.posterior
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     stats = getattr(idata, "sample_stats", None)
@@ -110,8 +111,12 @@ def check(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
         msgs.append(
             f"{divergences} divergent transitions ({100 * divergences / (chains * draws):.1f} % of draws): the sampler "
             "could not follow the posterior's curvature, so intervals may be biased. Fix: raise target_accept "
-            "(0.95 or 0.99); if they persist, tighten the priors of strongly correlated parameters or fix a "
-            "weakly identified one."
+            + (
+                f"from {target_accept:g} to {1 - (1 - target_accept) / 2:g} and tune longer"
+                if target_accept
+                else "(0.95 or 0.99)"
+            )
+            + "; if they persist, tighten the priors of strongly correlated parameters or fix a weakly identified one."
         )
     if len(table):
         worst = table["r_hat"].astype(float)

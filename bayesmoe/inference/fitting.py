@@ -240,7 +240,7 @@ class Fit:
 
     def diagnostics(self) -> Diagnostics:
         if self._diagnostics is None:
-            self._diagnostics = check(self.idata, self.var_names)
+            self._diagnostics = check(self.idata, self.var_names, self.settings.get("target_accept"))
             self._diagnostics.messages += list(self.settings.get("identifiability", []))
         return self._diagnostics
 
