@@ -85,10 +85,10 @@ def runs_optimum(df, budget: float, rng: np.random.Generator, resamples: int = 4
 
 
 def chinchilla_n_opt(p, budget: float) -> np.ndarray:
-    """Chinchilla's closed-form compute-optimal N (Hoffmann et al. 2022, Eq. 4) per parameter row."""
-    a, b = np.asarray(p["alpha"], float), np.asarray(p["beta"], float)
-    g = (a * np.asarray(p["A"], float) / (b * np.asarray(p["B"], float))) ** (1 / (a + b))
-    return g * (budget / 6) ** (b / (a + b))
+    """Chinchilla's closed-form compute-optimal N per parameter row, from the law file's derived
+    quantities (N_opt = G_coef (C / 6)**a_exp)."""
+    law = bm.get_law("chinchilla")
+    return np.asarray(law.derived("G_coef", p) * (budget / 6) ** law.derived("a_exp", p), float)
 
 
 def one_split(runs: bm.Runs, frac: float, draws: int, bootstrap: int, seed: int) -> dict:

@@ -26,7 +26,7 @@ from bayesmoe.errors import LawError
 from bayesmoe.laws import expr, limits
 from bayesmoe.laws.priors import Prior
 from bayesmoe.runs.columns import CANONICAL
-from bayesmoe.runs.compute import training_flops
+from bayesmoe.runs.compute import compute_of_inputs
 
 #: Names the fitter uses for its own variables; a law may not use them.
 RESERVED = {"sigma", "nu", "loss", "log_loss", "group", "run", "chain", "draw"}
@@ -268,15 +268,13 @@ class Law:
         return inputs["N"]
 
     def compute(self, inputs: Mapping[str, Any]) -> Any | None:
-        """Training FLOPs at ``inputs`` as this law counts them: its C input, else M D, else
-        6 N_a D with N_a from :meth:`activated`; None for a law without D."""
-        if "C" in self.spec.inputs:
-            return inputs["C"]
-        if "D" not in self.spec.inputs:
-            return None
-        if "M" in self.spec.inputs:
-            return inputs["M"] * inputs["D"]
-        return training_flops(self.activated(inputs), inputs["D"])
+        """Training FLOPs at ``inputs`` as this law counts them: the FLOPs formula
+        (:func:`~bayesmoe.runs.compute.compute_of_inputs`) on the law's own inputs, with N_a
+        from :meth:`activated`; None for a law without D."""
+        x = {k: inputs[k] for k in self.spec.inputs}
+        if "N" in x or "N_a" in x:
+            x["N_a"] = self.activated(inputs)
+        return compute_of_inputs(x)
 
     @property
     def params(self) -> list[str]:
