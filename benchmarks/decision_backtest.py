@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -200,7 +201,7 @@ def main() -> None:
         "summary": summary(splits),
         "splits": splits,
         "seconds": round(time.perf_counter() - t0, 1),
-        "machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
     OUT.write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(json.dumps(result["summary"], indent=1))

@@ -16,6 +16,7 @@ Run: python benchmarks/gradient_floor.py; writes results/gradient_floor.json (ab
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -135,7 +136,7 @@ def main() -> None:
             {"seed": seed, "wall_s": round(wall, 2), "gradients": steps, "us_per_gradient": wall / steps * 1e6}
         )
     result = {
-        "machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "runs": len(runs),
         "pytensor_logp_grad_us": per_pytensor * 1e6,
         "hand_fused_logp_grad_us": per_fused * 1e6,

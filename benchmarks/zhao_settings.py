@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -99,7 +100,7 @@ def main() -> None:
     t0 = time.perf_counter()
     bm.fit("zhao2025", runs, chains=2, tune=20, draws=20, progressbar=False, warn=False)  # compile once
     out: dict = {
-        "machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "runs": len(runs),
         "bar": BAR,
         "law_hints": bm.get_law("zhao2025").spec.sampling.model_dump(),
