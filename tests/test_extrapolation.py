@@ -197,6 +197,22 @@ def test_discrepancy_sd_grows_as_scale_times_decades_to_the_growth(growth, form)
         observation.draw_discrepancy(0.04, 1.0, rng, form="cauchy")
 
 
+def test_combinations_add_top_up_over_parameters_or_floor_over_parameters_and_noise():
+    decades, pv, nv = np.array([0.0, 0.5, 4.0]), 0.02**2, 0.03**2
+    full = 0.04 * decades**0.5
+    np.testing.assert_allclose(observation.discrepancy_sd(0.04, decades, 0.5, pv, "add", nv), full)
+    np.testing.assert_allclose(
+        observation.discrepancy_sd(0.04, decades, 0.5, pv, "topup", nv), np.sqrt(np.maximum(full**2 - pv, 0))
+    )
+    floor = observation.discrepancy_sd(0.04, decades, 0.5, pv, "floor", nv)
+    np.testing.assert_allclose(floor, np.sqrt(np.maximum(full**2 - pv - nv, 0)))
+    assert floor[1] == 0 < floor[2]  # 0.028 half a decade out is within the fit's own 0.036; 0.08 is not
+    # the floor is the predictive's sd: parameters, noise and delta together reach tau * decades**0.5
+    np.testing.assert_allclose(np.sqrt(pv + nv + floor[2] ** 2), full[2])
+    with pytest.raises(FitError, match="unknown discrepancy combination"):
+        observation.discrepancy_sd(0.04, decades, 0.5, pv, "multiply")
+
+
 def test_a_run_and_a_prediction_at_its_inputs_lie_equally_far():
     """Distances count compute as the law does on both sides: a dense law fitted to the total N
     of sparse runs that carry their own C (6 N_a D) sees no extrapolation at its training runs
