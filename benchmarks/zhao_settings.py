@@ -2,7 +2,7 @@
 
 The bar: R-hat <= 1.01, no divergence, bulk and tail ESS >= 400. On the 446 simulated runs
 of ``benchmarks/run.py`` (truth of ``recovery.py``, 1 % noise), every setting of the grid is
-fitted with seeds 0-5 through ``bm.fit`` (4 chains, the compiled model reused, so the
+fitted with seeds 0-23 through ``bm.fit`` (4 chains, the compiled model reused, so the
 wall time is sampling alone) and counted: how many seeds meet the bar, and the median wall
 time. The law file's ``[sampling]`` hints are the cheapest row that meets it on most seeds.
 
@@ -10,7 +10,7 @@ The geometry behind the settings is measured too: the mean number of leapfrog st
 draw and the step size, and where the divergent transitions lie (the mean percentile, among
 all draws, of each parameter at the divergent ones).
 
-Run: python benchmarks/zhao_settings.py [--seeds 6]; writes results/zhao_settings.json.
+Run: python benchmarks/zhao_settings.py [--seeds 24]; writes results/zhao_settings.json.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from recovery import ZHAO_TRUTH
 OUT = Path(__file__).parent / "results" / "zhao_settings.json"
 #: (target_accept, tune, draws per chain)
 GRID = [
+    (0.99, 600, 1500),
+    (0.99, 800, 1500),
+    (0.99, 1000, 1500),
     (0.99, 2000, 1000),
     (0.99, 1000, 2000),
     (0.99, 2000, 2000),
@@ -94,7 +97,7 @@ def where_divergent(fit: bm.Fit) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=6)
+    ap.add_argument("--seeds", type=int, default=24)
     args = ap.parse_args()
     runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
     t0 = time.perf_counter()
