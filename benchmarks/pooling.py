@@ -7,7 +7,10 @@ around a population value with a learned spread; centred, since each sweep's own
 values), and the predictive distribution of a *new* sweep's exponents alpha and beta
 (population value plus a fresh group offset, draw by draw) is summarised as LogNormal priors.
 The held-out sweep is then backtested - fit on its cheapest 50 / 60 / 70 % by compute, score
-the rest - with those derived priors and with the defaults. Last, the same is derived from all the
+the rest - with those derived priors and with the defaults, each with the default model
+discrepancy and without it, beside the Huber + bootstrap point fit (128 starts, 100 resamples,
+as ``extrapolation.py`` scores it): per held-out sweep, does the discrepancy help once the
+priors are informative, and does the Bayesian fit beat the point fit? Last, the same is derived from all the
 sweeps together: the law file's ``[prior_sets.pooled]``, ``bm.fit(..., priors="pooled")``.
 E, A and B stay at their defaults: they carry each sweep's loss unit and tokenizer.
 
@@ -28,13 +31,18 @@ import numpy as np
 import pandas as pd
 
 import bayesmoe as bm
+from bayesmoe.criticism.backtesting import split_runs
+from bayesmoe.criticism.baseline import huber_fit
+from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.files import atomic_path
 from bayesmoe.inference.pooling import new_group_draws
 
 LAW = "chinchilla"
 EXPONENTS = ("alpha", "beta")
 SPLITS = (0.5, 0.6, 0.7)
-SCORES = ("coverage_50", "coverage_90", "interval_score_90", "crps", "median_rel_error")
+SCORES = ("coverage_50", "coverage_90", "interval_score_90", "mean_width_90", "crps", "median_rel_error")
+VARIANTS = ("default priors", "pooled priors", "default priors, no discrepancy", "pooled priors, no discrepancy")
+HUBER = "Huber + bootstrap"
 CACHE = Path(__file__).parent / "cache" / "pooling"
 OUT = Path(__file__).parent / "results" / "pooling.json"
 
@@ -91,6 +99,22 @@ def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int) -> di
     return {"priors": out, "spread": spread, "checks": checks}
 
 
+def huber_scores(df: pd.DataFrame, frac: float, seed: int = 0) -> dict:
+    """The point fit's bootstrap scored on the held-out runs of one split."""
+    train, test, _ = split_runs(bm.load_runs(df), f"compute:{frac}")
+    pf = huber_fit(LAW, train, starts=128, bootstrap=100, seed=seed)
+    boot = pf.predict_bootstrap(test.df)
+    boot = boot[np.all(np.isfinite(boot) & (boot > 0), axis=1)]
+    return score_draws(boot, test.loss()) | {"n_test": len(test)}
+
+
+def pool(rows: list) -> dict:
+    """Scores over the held-out runs of several splits (each split weighted by its runs)."""
+    t = pd.DataFrame(rows)
+    w = t["n_test"].to_numpy(float)
+    return {s: float(np.average(t[s].to_numpy(float), weights=w)) for s in SCORES} | {"n_runs": int(w.sum())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--draws", type=int, default=500, help="posterior draws per chain of every fit")
@@ -101,14 +125,20 @@ def main() -> None:
     t0 = time.time()
     data = sweeps()
     result: dict = {"law": LAW, "splits": SPLITS, "draws_per_chain": args.draws, "held_out": {}}
-    pooled_rows: dict[str, list] = {"default priors": [], "pooled priors": []}
+    pooled_rows: dict[str, list] = {name: [] for name in (*VARIANTS, HUBER)}
     for held, df in data.items():
         others = {k: v for k, v in data.items() if k != held}
         pri = cached(f"priors-centred-{held}-{args.draws}", lambda others=others: derived_priors(others, args.draws, 0))
         print(f"{held}: priors from the other sweeps {pri['priors']} (checks {pri['checks']})", flush=True)
         entry = {"derived": pri, "splits": {}}
+        sweep_rows: dict[str, list] = {name: [] for name in pooled_rows}
         for frac in SPLITS:
-            laws = {"default priors": {"law": LAW}, "pooled priors": {"law": LAW, "priors": pri["priors"]}}
+            laws = {
+                name: {"law": LAW}
+                | ({"priors": pri["priors"]} if name.startswith("pooled") else {})
+                | ({"discrepancy": None} if name.endswith("no discrepancy") else {})
+                for name in VARIANTS
+            }
 
             def run(laws=laws, frac=frac, df=df):
                 bt = bm.backtest(
@@ -116,19 +146,19 @@ def main() -> None:
                 )
                 return bt.table.assign(n_test=bt.n_test)
 
-            table = cached(f"bt-centred-{held}-{frac}-{args.draws}", run)
+            table = cached(f"bt-variants-{held}-{frac}-{args.draws}", run)
+            table.index = [i.removesuffix(" (Bayes)") for i in table.index]
+            table.loc[HUBER] = pd.Series(
+                cached(f"huber-{held}-{frac}", lambda df=df, frac=frac: huber_scores(df, frac))
+            )
             entry["splits"][str(frac)] = table[[*SCORES, "n_test", "max_r_hat", "divergences"]].to_dict(orient="index")
             for name in pooled_rows:
-                pooled_rows[name].append(table.loc[f"{name} (Bayes)" if f"{name} (Bayes)" in table.index else name])
+                pooled_rows[name].append(table.loc[name])
+                sweep_rows[name].append(table.loc[name])
             print(f"  {frac}: " + table[list(SCORES)].round(4).to_string().replace("\n", "\n    "), flush=True)
+        entry["over_splits"] = {name: pool(rows) for name, rows in sweep_rows.items()}
         result["held_out"][held] = entry
-    summary = {}
-    for name, rows in pooled_rows.items():
-        t = pd.DataFrame(rows)
-        w = t["n_test"].to_numpy(float)
-        summary[name] = {s: float(np.average(t[s].to_numpy(float), weights=w)) for s in SCORES} | {
-            "n_runs": int(w.sum())
-        }
+    summary = {name: pool(rows) for name, rows in pooled_rows.items()}
     result["pooled_over_held_out_sweeps"] = summary
     # the shipped prior set (models/chinchilla.toml, [prior_sets.pooled]) pools every sweep
     everything = cached(f"priors-centred-all-{args.set_draws}", lambda: derived_priors(data, args.set_draws, 0))
