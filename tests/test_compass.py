@@ -6,7 +6,7 @@ from scipy.optimize import minimize_scalar
 
 import bayesmoe as bm
 from bayesmoe.decisions import plan
-from bayesmoe.decisions.compass import zoom
+from bayesmoe.decisions.compass import newton_offsets, zoom
 
 
 def quadratic(centres: np.ndarray):
@@ -27,6 +27,62 @@ def test_zoom_finds_each_rows_minimum_and_respects_the_box():
     # a warm start far from the answer still gets there
     z2, _ = zoom(quadratic(centres), lo, hi, 500, start=np.zeros((500, 2)), step=np.array([0.1, 0.1]))
     np.testing.assert_allclose(z2, z, atol=1e-3)
+
+
+def test_newton_offsets_solve_a_quadratic_and_refuse_what_is_not_convex():
+    import itertools
+
+    offsets = np.array([o for o in itertools.product((-1.0, 0.0, 1.0), repeat=2) if any(o)])
+    a = np.array([[2.0, 0.6], [0.6, 1.0]])
+    c = np.array([[0.7, -1.3], [0.2, 0.1], [5.0, 0.0]])  # the last lies beyond the cap of 2 steps
+
+    def q(u, c):
+        e = u - c
+        return np.einsum("...i,ij,...j->...", e, a, e)
+
+    f0 = np.array([q(np.zeros(2), ci) for ci in c])
+    f = np.array([q(offsets, ci) for ci in c])
+    none = np.zeros(f.shape, bool)
+    du = newton_offsets(f0, f, offsets, clipped=none)
+    np.testing.assert_allclose(du[:2], c[:2], atol=1e-12)
+    np.testing.assert_allclose(du[2], [2.0, 0.0], atol=1e-12)  # same direction, 2 steps
+    # concave, or a non-finite value: no step
+    assert np.all(newton_offsets(-f0, -f, offsets, clipped=none) == 0)
+    f_bad = f.copy()
+    f_bad[0, 3] = np.inf
+    assert np.all(newton_offsets(f0, f_bad, offsets, clipped=none)[0] == 0)
+    # a stencil the box clipped along the second axis: a step along the first axis only, the
+    # one-dimensional Newton step there (the gradient over the curvature, cross terms unknown)
+    clipped = none.copy()
+    clipped[:, offsets[:, 1] == 1] = True
+    du = newton_offsets(f0, f, offsets, clipped=clipped)
+    assert np.all(du[:, 1] == 0)
+    np.testing.assert_allclose(du[:2, 0], c[:2, 0] + a[0, 1] / a[0, 0] * c[:2, 1], atol=1e-12)
+
+
+def test_zoom_takes_newton_steps_on_a_smooth_objective():
+    # a convex, non-quadratic objective (log-sum-exp): a warm start converges in a few rounds
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(-1, 1, (300, 2))
+    calls = []
+
+    def f(z, rows):
+        calls.append(1)
+        e = z - centres[rows][:, None, :]
+        return np.log(np.exp(e[..., 0] + e[..., 1]) + np.exp(-e[..., 0]) + np.exp(-e[..., 1] + 0.5 * e[..., 0]))
+
+    lo, hi = np.array([-5.0, -5.0]), np.array([5.0, 5.0])
+    z, fz = zoom(f, lo, hi, 300, start=centres + 0.3, step=np.array([0.2, 0.2]))
+    # the exact minimiser, from a fine solve of the first-order conditions per row
+    from scipy.optimize import minimize
+
+    for i in range(0, 300, 50):
+        r = minimize(lambda x, i=i: f(np.asarray(x)[None, None, :], [i])[0, 0], centres[i], tol=1e-12)
+        np.testing.assert_allclose(z[i], r.x, atol=2e-3)
+        assert fz[i] <= r.fun + 1e-6
+    calls.clear()
+    zoom(f, lo, hi, 300, start=centres + 0.3, step=np.array([0.2, 0.2]))
+    assert len(calls) <= 16  # 13 with Newton steps (two evaluations a round); the compass alone took 21
 
 
 def spread_zhao(draws: int, seed: int = 0) -> bm.Fit:

@@ -1,9 +1,11 @@
 """Vectorised compass search: the minimum of a smooth objective over a box in log size,
 for every posterior draw at once (a coarse grid, then 3^d-point stencils whose step halves
-when no neighbour improves)."""
+when no neighbour improves), each stencil also proposing the Newton point of the quadratic
+through it, which is taken where it is better."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 
@@ -59,15 +61,76 @@ def zoom(
     for _ in range(max_rounds):
         if np.all(step < tol):
             break
-        z = np.minimum(np.maximum(centre[:, None, :] + offsets[None] * step[:, None, :], lo), hi)
+        wanted = centre[:, None, :] + offsets[None] * step[:, None, :]
+        z = np.minimum(np.maximum(wanted, lo), hi)
         f = objective(z, every)
         best = np.argmin(f, axis=1)
         f_new = f[at, best]
         moved = f_new < f_best
+        # the Newton point of the quadratic through the stencil (in units of the step)
+        du = newton_offsets(f_best, f, offsets, clipped=np.any(z != wanted, axis=-1))
+        z_n = np.minimum(np.maximum(centre + du * step, lo), hi)
+        f_n = objective(z_n[:, None, :], every)[:, 0]
+        modelled = np.any(du != 0, axis=1)
+        newton = (f_n < np.minimum(f_new, f_best)) & modelled
         centre[moved] = z[at[moved], best[moved]]
         f_best[moved] = f_new[moved]
-        step[~moved & np.any(step >= tol, axis=1)] /= 2
+        # the error left after a Newton step is of the order of its size: the next stencil spans
+        # twice that, but at least an eighth of the last one, so a poor model cannot end the search
+        # (where neither improved, a model that puts the minimum within the stencil shrinks it
+        # as far; without one the step halves)
+        target = np.clip(2 * np.abs(du * step), step / 8, step)
+        centre[newton], f_best[newton] = z_n[newton], f_n[newton]
+        step[newton] = target[newton]
+        stuck = ~moved & ~newton & np.any(step >= tol, axis=1)
+        step[stuck] = np.where(modelled[stuck, None], np.minimum(target[stuck], step[stuck] / 2), step[stuck] / 2)
     return centre, f_best
+
+
+@functools.cache
+def _quadratic_design(d: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Least-squares map from a 3^d stencil's values (centre first) to the coefficients of a
+    quadratic in the offsets: constant, gradient, then the Hessian's upper triangle."""
+    u = np.vstack([np.zeros(d), [o for o in itertools.product((-1.0, 0.0, 1.0), repeat=d) if any(o)]])
+    pairs = [(i, j) for i in range(d) for j in range(i, d)]
+    cols = [np.ones(len(u)), *u.T, *(u[:, i] * u[:, j] * (0.5 if i == j else 1.0) for i, j in pairs)]
+    return np.linalg.pinv(np.column_stack(cols)), pairs
+
+
+def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: np.ndarray) -> np.ndarray:
+    """Each row's Newton step (in units of its stencil step; at most 2) from its stencil values
+    ``f`` around ``f0``, or 0 where the quadratic is not convex or a value is not finite. A row
+    whose stencil the box clipped gets a step only along the axes whose two neighbours it kept
+    (its clipped axes' curvature is not measured)."""
+    rows, d = len(f0), offsets.shape[1]
+    pinv, pairs = _quadratic_design(d)
+    vals = np.column_stack([f0, f])
+    ok = np.all(np.isfinite(vals), axis=1)
+    coef = np.where(ok[:, None], vals, 0.0) @ pinv.T
+    g = coef[:, 1 : 1 + d]
+    h = np.zeros((rows, d, d))
+    for c, (i, j) in enumerate(pairs):
+        h[:, i, j] = h[:, j, i] = coef[:, 1 + d + c]
+    # axes whose -1 and +1 neighbours (others at 0) both kept their place
+    axis_kept = np.ones((rows, d), bool)
+    for j in range(d):
+        on_axis = np.all(np.delete(offsets, j, axis=1) == 0, axis=1) & (offsets[:, j] != 0)
+        axis_kept[:, j] = ~np.any(clipped[:, on_axis], axis=1)
+    whole = ok & ~np.any(clipped, axis=1)
+    du = np.zeros((rows, d))
+    if whole.any():
+        hw, gw = h[whole], g[whole]
+        convex = np.all(np.linalg.eigvalsh(hw) > 0, axis=1)
+        step = np.zeros_like(gw)
+        step[convex] = -np.linalg.solve(hw[convex], gw[convex][..., None])[..., 0]
+        du[whole] = step
+    part = ok & ~whole
+    if part.any():  # one-dimensional Newton along each kept axis
+        diag = np.diagonal(h[part], axis1=1, axis2=2)
+        use = axis_kept[part] & (diag > 0)
+        du[part] = np.where(use, -g[part] / np.where(use, diag, 1.0), 0.0)
+    big = np.max(np.abs(du), axis=1, keepdims=True)
+    return np.where(big > 2, du * 2 / np.maximum(big, 1e-300), du)
 
 
 def predicted_start(
