@@ -244,7 +244,7 @@ def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchill
     log_mean, delta, _ = predictive_parts(chinchilla_fit, far, seed=0)
     tau = float(observation.scale_draws(chinchilla_fit.idata).max())
     decades = float(observation.decades_beyond(observation.extent_inputs(far, chinchilla_fit.law), top)[0])
-    pv = float(log_mean.var(("chain", "draw")))
+    pv = float(log_mean.var(("chain", "draw")).squeeze())  # one point: axes N and D of length 1
     sd = observation.discrepancy_sd(tau, decades, param_var=pv, combination="topup")
     assert 0 < sd < tau * decades**observation.DISCREPANCY_GROWTH  # topped up, not added
     assert np.abs(delta.values).max() <= np.sqrt(3) * sd * (1 + 1e-9)

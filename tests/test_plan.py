@@ -385,3 +385,18 @@ def test_a_memory_limit_needs_a_law_that_knows_total_parameters():
         plan(point, 1e21, max_total_params=1e10)
     capped = plan(point, 1e21, max_active_params=1e9)  # the limit it can check
     assert capped.decision["N_a"] <= 1e9 * (1 + 1e-9)
+
+
+def test_grid_axes_follow_sequences_and_numbers():
+    # a sequence is an axis even with one value (as xarray's sel keeps it); a number is not
+    fit = bm.Fit.from_params("chinchilla", bm.get_law("chinchilla").published())
+    one = bm.predict(fit, {"N": [1e9], "D": [2e10, 4e10]})
+    assert one.dims == ("chain", "draw", "N", "D") and one.shape == (1, 1, 1, 2)
+    assert float(one.sel(N=1e9, D=2e10).squeeze()) == pytest.approx(
+        float(bm.predict(fit, {"N": 1e9, "D": 2e10}).squeeze())
+    )
+    assert bm.predict(fit, {"N": 1e9, "D": 2e10}).dims == ("chain", "draw")
+    with pytest.raises(bm.FitError, match="'D' are empty"):
+        bm.predict(fit, {"N": 1e9, "D": []})
+    with pytest.raises(bm.FitError, match="must be 1-d"):
+        bm.predict(fit, {"N": [[1e9]], "D": 2e10})

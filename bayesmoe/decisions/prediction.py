@@ -22,7 +22,8 @@ from bayesmoe.runs.columns import CANONICAL
 def as_grid(grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, law: Any) -> dict[str, xr.DataArray]:
     """Normalise a grid to named xarray inputs.
 
-    * dict of 1-d arrays: an outer product, one dim per key (named after the input);
+    * dict of numbers and 1-d sequences: an outer product, one dim per sequence (named after
+      the input, kept for a sequence of one value as xarray's ``sel`` keeps it); a number adds none;
     * dict of DataArrays / a Dataset: used as given (xarray broadcasts by dim name);
     * DataFrame: one configuration per row, dim ``config``.
     """
@@ -37,10 +38,13 @@ def as_grid(grid: Mapping[str, Any] | xr.Dataset | pd.DataFrame, law: Any) -> di
             if isinstance(v, xr.DataArray):
                 out[k] = v
             else:
-                arr = np.atleast_1d(np.asarray(v, dtype=float))
-                if arr.ndim != 1:
+                arr = np.asarray(v, dtype=float)
+                if arr.ndim > 1:
                     raise FitError(f"grid values for {k!r} must be 1-d (or an xarray DataArray)")
-                out[k] = xr.DataArray(arr, dims=k, coords={k: arr}) if arr.size > 1 else xr.DataArray(arr[0])
+                if arr.size == 0:
+                    raise FitError(f"grid values for {k!r} are empty")
+                # a sequence is an axis (even of one value), as in xarray's sel; a number is not
+                out[k] = xr.DataArray(arr, dims=k, coords={k: arr}) if arr.ndim == 1 else xr.DataArray(float(arr))
     unknown = set(grid.columns if isinstance(grid, pd.DataFrame) else grid.keys()) - set(inputs)
     if isinstance(grid, xr.Dataset):
         unknown = set(grid.data_vars) - set(inputs)
