@@ -45,8 +45,10 @@ def test_zhao_published_values_reproduce_laws_md():
 
 
 def test_unknown_law_names_the_catalogue():
-    with pytest.raises(LawError, match=r"unknown law 'nope'.*chinchilla"):
+    with pytest.raises(LawError, match=r"unknown law 'nope'; known laws: .*chinchilla"):
         bm.get_law("nope")
+    with pytest.raises(LawError, match=r"unknown law 'chinchila' - did you mean 'chinchilla'\?"):
+        bm.get_law("chinchila")
 
 
 BASE = {

@@ -6,6 +6,7 @@ folder (see :mod:`bayesmoe._resources`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import warnings
@@ -87,4 +88,7 @@ def get_law(name: str | Law) -> Law:
             if law.name != name:
                 raise LawError(f"law file {path} declares name {law.name!r}, expected {name!r}")
             return law
-    raise LawError(f"unknown law {name!r}; known laws: {', '.join(list_laws()) or '(none)'}")
+    known = list_laws()
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" - did you mean {close[0]!r}?" if close else ""
+    raise LawError(f"unknown law {name!r}{hint}; known laws: {', '.join(known) or '(none)'}")
