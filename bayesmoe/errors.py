@@ -2,7 +2,15 @@
 
 
 class BayesMoEError(Exception):
-    """Base class for every error bayesmoe raises on purpose."""
+    """Base class for every error bayesmoe raises on purpose.
+
+    ``cli``: the same message worded for the command line, where a fix that names a Python
+    argument (``columns=``, ``scale=``) names the command's option instead; the CLI prints it.
+    """
+
+    def __init__(self, *args: object, cli: str | None = None) -> None:
+        super().__init__(*args)
+        self.cli = cli
 
 
 class RunsError(BayesMoEError, ValueError):

@@ -81,7 +81,7 @@ class Main(click.Group):
         except (click.exceptions.Abort, KeyboardInterrupt):
             _fail("", EXIT_INTERRUPTED)
         except BayesMoEError as exc:
-            _fail(f"error: {exc}", EXIT_INPUT)
+            _fail(f"error: {exc.cli or exc}", EXIT_INPUT)
         except Exception as exc:  # last resort: still one line, no traceback
             _fail(f"internal error: {type(exc).__name__}: {exc} (please report this)", EXIT_INTERNAL)
         finally:

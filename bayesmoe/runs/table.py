@@ -51,9 +51,12 @@ class Runs:
         """Check that every input the law needs is present (and, for extra inputs, valid)."""
         missing = [c for c in inputs if c not in self.df.columns]
         if missing:
+            what = (
+                f"{law_name} needs column(s) {missing}, but the runs table ({self.source}) has {list(self.df.columns)}"
+            )
             raise RunsError(
-                f"{law_name} needs column(s) {missing}, but the runs table ({self.source}) has "
-                f"{list(self.df.columns)}; map your names with columns={{'your_name': '{missing[0]}'}}"
+                f"{what}; map your names with columns={{'your_name': '{missing[0]}'}}",
+                cli=f"{what}; map your names with --map your_name={missing[0]}",
             )
         for c in inputs:
             if c in CANONICAL:
@@ -221,10 +224,11 @@ def load_runs(
             )
         small = values < spec.smallest_plausible if c in SIZE_COLUMNS else values < -np.inf
         if small.all():
-            raise RunsError(
+            what = (
                 f"column {c!r} ({spec.description}) is expected in raw {spec.unit}, but its largest value is "
-                f"{values.max():g}: it looks like millions or billions; pass scale={{'{c}': 1e9}} (or 1e6)"
+                f"{values.max():g}: it looks like millions or billions"
             )
+            raise RunsError(f"{what}; pass scale={{'{c}': 1e9}} (or 1e6)", cli=f"{what}; pass --scale {c}=1e9 (or 1e6)")
         if small.any():  # a unit slip in some rows only: scale cannot fix it, the rows must be corrected
             raise RunsError(
                 f"column {c!r} ({spec.description}) is in raw {spec.unit} (up to {values.max():g}), but is below "
