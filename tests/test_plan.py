@@ -364,8 +364,9 @@ def test_plan_refuses_a_law_in_total_N_fitted_to_sparse_runs():
         pd.DataFrame({"N": 8 * n_a, "N_a": n_a, "D": d, "loss": loss * np.exp(rng.normal(0, 0.003, 12))})
     )
     point = bm.Fit.from_params("chinchilla", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 410.0, "beta": 0.28}, runs=runs)
-    with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters"):
+    with pytest.raises(PlanError, match=r"0\.125 times .* runs are sparse .* activated parameters") as err:
         plan(point, 1e21)
+    assert "load_runs(..., columns=" in str(err.value) and "--map <activated column>=N" in err.value.cli
     wrong = bm.load_runs(pd.DataFrame({"N": n_a, "N_a": n_a, "D": d, "E": 8.0, "G": 2.0, "loss": loss}))
     with pytest.raises(PlanError, match=r"N_a = N \* G / E does not describe these runs"):
         plan(bm.Fit.from_params("abnar2025", ABNAR, wrong), 1e21)  # dense runs, counted as 2 of 8 experts

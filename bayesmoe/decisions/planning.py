@@ -188,18 +188,19 @@ def check_accounting(law: Any, df: pd.DataFrame, attention_flops: float = 0.0) -
     own = "their C column" if "C" in df else "M D" if "M" in df else "6 N_a D"
     counts = f"6 ({law.spec.active}) D" if law.active_tree is not None else f"6 {law.size_input} D"
     if law.active_tree is not None:
-        fix = f"the law's N_a = {law.spec.active} does not describe these runs; use a law with an N_a input"
+        fix = cli_fix = f"the law's N_a = {law.spec.active} does not describe these runs; use a law with an N_a input"
     elif "N_a" in df and law.size_input == "N":
-        fix = (
-            "these runs are sparse (N_a < N) and the law has no N_a input: fit it to activated parameters "
-            "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
-        )
+        sparse = "these runs are sparse (N_a < N) and the law has no N_a input: fit it to activated parameters "
+        fix = sparse + "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
+        cli_fix = sparse + "(bayesmoe fit ... --map <activated column>=N) or use a law with N_a"
     else:
         fix = "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass attention_flops"
-    raise PlanError(
+        cli_fix = fix.replace("attention_flops", "--attention-flops")
+    what = (
         f"law {law.name!r} counts a run's training FLOPs as {counts}, but the runs' own compute ({own}) is "
-        f"{ratio:.3g} times that (median over runs), so a plan would buy the wrong number of tokens: {fix}"
+        f"{ratio:.3g} times that (median over runs), so a plan would buy the wrong number of tokens"
     )
+    raise PlanError(f"{what}: {fix}", cli=f"{what}: {cli_fix}")
 
 
 def param_arrays(fit: Any, group: str | None) -> tuple[dict[str, np.ndarray], int, tuple[int, int]]:
