@@ -53,9 +53,12 @@ def test_fit_writes_file_and_json(runs_csv, tmp_path):
         "pooled",
         "--prior",
         "beta=Uniform(0.1, 0.6)",
+        "--loss-unit",
+        "bits/character",
         "--json",
     )
     assert code == 0, stdout
+    assert bm.load(out).runs.loss_unit == "bits/character"
     payload = json.loads(stdout)
     assert payload["law"] == "chinchilla" and "alpha" in payload["summary"] and "max_r_hat" in payload["diagnostics"]
     assert payload["synthetic"] is True and out.exists()

@@ -1,6 +1,7 @@
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -72,3 +73,32 @@ def test_failed_write_leaves_no_file(chinchilla_fit, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
     with pytest.raises(FitFileError, match="does not exist"):
         chinchilla_fit.save(tmp_path / "no" / "dir" / "fit.nc")
+
+
+def test_the_loss_unit_is_saved_and_labels_what_the_fit_gives(chinchilla_runs, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesmoe.viz import plots
+
+    farseer = bm.datasets.farseer2025()
+    assert farseer.loss_unit == "bits/character" and farseer.subset(farseer.df.index < 50).loss_unit == "bits/character"
+    assert bm.load_runs(farseer.df).loss_unit == "nats/token"  # a plain table: the default
+    assert bm.load_runs(farseer, loss_unit="nats/token").loss_unit == "nats/token"
+    pub = {"E": 0.3, "A": 40.0, "alpha": 0.3, "B": 150.0, "beta": 0.3}
+    fit = bm.Fit.from_params("chinchilla", pub, runs=farseer)
+    p = bm.plan(fit, 1e22)
+    assert p.summary().loc["loss", "unit"] == "bits/character" and p.summary().loc["N", "unit"] == "parameters"
+    assert p.decision_loss.attrs["units"] == "bits/character" == p.units()["risk_loss"]
+    assert bm.predict(fit, {"N": 1e9, "D": 1e11}).attrs["units"] == "bits/character"
+    assert bm.plan_sweep(fit, [1e21, 1e22])["loss"].attrs["units"] == "bits/character"
+    ax = plots.plot_extrapolation(fit, [p])
+    assert ax.get_ylabel() == "loss (bits/character)"
+    bpc = bm.load_runs(chinchilla_runs[0], loss_unit="bits/character")
+    small = bm.fit("chinchilla", bpc, draws=50, tune=100, chains=2, progressbar=False, warn=False)
+    path = tmp_path / "bpc.nc"
+    small.save(path)
+    assert bm.load(path).runs.loss_unit == "bits/character"
+    dense = bm.Fit.from_params("chinchilla", pub, runs=bm.load_runs(farseer.df))
+    with pytest.raises(bm.FitError, match="measure loss alike"):
+        bm.Stacked({"a": fit, "b": dense}, weights=pd.Series({"a": 0.5, "b": 0.5}))

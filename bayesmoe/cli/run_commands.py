@@ -99,6 +99,9 @@ def _print_fit(fit: Any) -> None:
 )
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
 @click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
+@click.option(
+    "--loss-unit", default=None, help="What the loss measures where not nats/token, e.g. bits/character (labels only)."
+)
 @click.option("--prior", "prior", multiple=True, help="Override a prior: --prior 'alpha=Uniform(0.1, 0.6)'.")
 @click.option(
     "--prior-set", default=None, help="Start from one of the law file's prior sets (e.g. pooled); --prior wins."
@@ -120,6 +123,7 @@ def fit_cmd(
     likelihood: str,
     mapping: tuple,
     scale: tuple,
+    loss_unit: str | None,
     prior: tuple,
     prior_set: str | None,
     strict: bool,
@@ -136,7 +140,12 @@ def fit_cmd(
     import bayesmoe as bm
     from bayesmoe.inference.sampling import DEFAULT_SAMPLER
 
-    runs = bm.load_runs(data, columns=pairs(mapping, "--map") or None, scale=pairs(scale, "--scale", float) or None)
+    runs = bm.load_runs(
+        data,
+        columns=pairs(mapping, "--map") or None,
+        scale=pairs(scale, "--scale", float) or None,
+        loss_unit=loss_unit,
+    )
     law_obj = bm.get_law(law)
     priors = (law_obj.prior_set(prior_set) if prior_set else {}) | pairs(prior, "--prior")
     out_path = check_output(out)  # before any compilation or sampling: a bad path costs nothing

@@ -31,6 +31,7 @@ from bayesmoe.laws import observation
 from bayesmoe.laws.catalogue import get_law
 from bayesmoe.progress import track
 from bayesmoe.runs import Runs, load_runs
+from bayesmoe.runs.columns import UNITS
 from bayesmoe.runs.compute import compute_of
 
 
@@ -123,6 +124,7 @@ class Backtest:
     n_test: int
     table: pd.DataFrame
     predictions: pd.DataFrame  # per held-out run and method: observed, median, eti_5%, eti_95%
+    loss_unit: str = UNITS["loss"]  # what the runs' loss measures
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -208,7 +210,7 @@ def backtest(
         rows["stacked (Bayes)"] = scores | {f"weight:{k}": float(w) for k, w in st.weights.items()}
         preds.append(_pred_frame("stacked (Bayes)", rep, y))
     table = pd.DataFrame(rows).T
-    return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True))
+    return Backtest(how, len(train), len(test), table, pd.concat(preds, ignore_index=True), runs.loss_unit)
 
 
 def _pred_frame(method: str, draws: np.ndarray, y: np.ndarray) -> pd.DataFrame:

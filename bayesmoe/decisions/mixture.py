@@ -44,6 +44,11 @@ class Stacked:
         for name, f in self.fits.items():
             if f.groups:
                 raise FitError(f"fit {name!r} has groups; stack ungrouped fits (one per group)")
+            if f.runs.loss_unit != first.runs.loss_unit:
+                raise FitError(
+                    f"stacked fits must measure loss alike: {names[0]!r} in {first.runs.loss_unit}, "
+                    f"{name!r} in {f.runs.loss_unit}"
+                )
             if sorted(f.law.inputs) != sorted(first.law.inputs):
                 raise FitError(
                     f"stacked laws must share their inputs: {names[0]!r} uses {first.law.inputs}, "
@@ -54,6 +59,11 @@ class Stacked:
     def name(self) -> str:
         """e.g. ``stacked(chinchilla 0.72, kaplan2020 0.28)``."""
         return "stacked(" + ", ".join(f"{k} {w:.2f}" for k, w in self.weights.items()) + ")"
+
+    @property
+    def runs(self) -> Any:
+        """The runs the fits share (the first fit's table)."""
+        return next(iter(self.fits.values())).runs
 
     @property
     def inputs(self) -> list[str]:

@@ -35,7 +35,7 @@ from bayesmoe.runs.compute import compute_of
 
 #: What a design can aim to sharpen; the ``*_width`` targets are widths of 90 % intervals in log
 #: units (log N*, log G*, ...), ``regret`` the expected loss of the Bayes decision above each
-#: draw's optimum (nats/token), ``loss_width`` the interval width of the optimum's loss (nats/token).
+#: draw's optimum, ``loss_width`` the interval width of the optimum's loss (both in the runs' loss unit).
 TARGETS = ("n_opt_width", "regret", "loss_width", "G_width", "S_width")
 #: Configurations the Bayes decision is chosen among when the target is ``regret``.
 DECISION_SET = 96

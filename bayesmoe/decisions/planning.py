@@ -59,12 +59,18 @@ class Plan:
     def summary(self, prob: float = INTERVAL_PROB) -> pd.DataFrame:
         """Per input: the median and equal-tailed interval of the per-draw optima, and the decision."""
         rows = {}
+        units = self.units()
         for k in self.optimum.data_vars:
             row = median_eti(self.optimum[k].values, prob).to_dict()
-            rows[k] = row | {"decision": self.decision.get(k, np.nan), "unit": UNITS.get(k, "")}
+            rows[k] = row | {"decision": self.decision.get(k, np.nan), "unit": units.get(k, "")}
         dl = self.decision_loss.values.ravel()
         rows["loss"]["decision"] = float(np.mean(dl))
         return pd.DataFrame(rows).T
+
+    def units(self) -> dict[str, str]:
+        """Unit of each planned quantity; the loss's is what the fit's runs measure."""
+        own = {str(k): str(self.optimum[k].attrs.get("units", UNITS.get(str(k), ""))) for k in self.optimum.data_vars}
+        return own | {"risk_loss": str(self.decision_loss.attrs.get("units", UNITS["loss"]))}
 
     def layout(self, **kw: Any) -> dict[str, Any]:
         """A transformer layout for the decision (hidden size, layers, heads, experts, top-k) with
@@ -104,7 +110,8 @@ class Plan:
         kind = out.suffix.lower()
         if kind not in (".json", ".yaml", ".yml"):
             raise PlanError(f"cannot export a plan to {out}: use a .json, .yaml or .yml file name")
-        payload = {"bayesmoe": __version__, "units": {k: UNITS.get(k, "") for k in self.decision}, **self.to_dict()}
+        units = self.units()
+        payload = {"bayesmoe": __version__, "units": {k: units.get(k, "") for k in self.decision}, **self.to_dict()}
         payload = json.loads(json.dumps(payload, default=float))  # plain types (numpy scalars become floats)
         if kind == ".json":
             text = json.dumps(payload, indent=2) + "\n"
@@ -268,7 +275,7 @@ def plan(
         attrs={"budget_flops": budget, "law": label(fit)},
     )
     for k in optimum.data_vars:
-        optimum[k].attrs["units"] = UNITS.get(k, "nats/token" if k == "loss" else "")
+        optimum[k].attrs["units"] = fit.runs.units().get(k, "")
     decision = bayes_decision([p[:3] for p in parts], risk, price_per_billion_active, per_draw)
     at = {**decision, "C": float(budget)}
     extent = parts[0][4].extent()  # the same runs in every component
@@ -291,7 +298,7 @@ def plan(
         np.concatenate(dloss).reshape(shape),
         dims=("chain", "draw"),
         name="loss",
-        attrs={"units": "nats/token", "includes": "model discrepancy" if with_delta else "law only"},
+        attrs={"units": fit.runs.loss_unit, "includes": "model discrepancy" if with_delta else "law only"},
     )
     extrap = {k: float(at[k] / extent[k]) for k in ("C", "N", "N_a", "D") if k in at and extent.get(k, 0) > 0}
     notes = edge_notes(problem, per_draw)

@@ -126,19 +126,19 @@ def predict(
         _no_group(group)
         out = fit.combine(lambda f: predict(f, grid))
         out.name = "loss"
-        out.attrs.update(units="nats/token", law=fit.name, kind="expected loss")
+        out.attrs.update(units=fit.runs.loss_unit, law=fit.name, kind="expected loss")
         return out
     if predictive:
         log_mean, delta, eps = predictive_parts(fit, grid, group=group, seed=seed)
         out = np.exp(log_mean + delta + eps)
         if isinstance(fit, Stacked):
-            out.attrs.update(units="nats/token", law=fit.name, kind="posterior predictive")
+            out.attrs.update(units=fit.runs.loss_unit, law=fit.name, kind="posterior predictive")
             return out.rename("loss")
     else:
         out = _expected_loss(fit, as_grid(grid, fit.law), group)
     out.name = "loss"
     out.attrs.update(
-        units="nats/token", law=fit.law.name, kind="posterior predictive" if predictive else "expected loss"
+        units=fit.runs.loss_unit, law=fit.law.name, kind="posterior predictive" if predictive else "expected loss"
     )
     return out
 
@@ -180,7 +180,7 @@ def _shares(param: xr.DataArray, disc: xr.DataArray, noise: xr.DataArray) -> xr.
     ds = xr.Dataset({"parameters": param, "discrepancy": disc, "noise": noise})
     for k in list(ds.data_vars):
         ds[f"share_{k}"] = ds[k] / total
-        ds[k].attrs["units"] = "(log nats/token)^2"
+        ds[k].attrs["units"] = "(log loss)^2"  # whatever the loss unit: a log-scale variance is unit-free
     ds.attrs["description"] = "variance of predicted log loss by source (noise: sigma^2, the scale for Student-t)"
     return ds
 
@@ -241,7 +241,7 @@ def surface_summary(
         {"mean": (dims, mean.reshape(shape)), "quantiles": (("quantile", *dims), qs.reshape((len(quantiles), *shape)))},
         coords={**coords, "quantile": list(quantiles)},
     )
-    ds["mean"].attrs["units"] = ds["quantiles"].attrs["units"] = "nats/token"
+    ds["mean"].attrs["units"] = ds["quantiles"].attrs["units"] = fit.runs.loss_unit
     ds.attrs.update(law=fit.law.name, draws=n_draws, kind="expected loss", backend=backend)
     return ds
 

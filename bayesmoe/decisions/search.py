@@ -377,5 +377,5 @@ def bayes_decision(
         raise PlanError("no configuration is feasible in every draw under these limits")
     x = problem.inputs(z[None, None, :], disc)
     out = {k: float(np.asarray(v).ravel()[0]) for k, v in x.items() if k in problem.law.inputs or k in ("D", "N_a")}
-    out["risk_loss"] = value  # the risk criterion (mean, q90 or cvar90 of loss) at the decision, nats/token
+    out["risk_loss"] = value  # the risk criterion (mean, q90 or cvar90 of loss) at the decision
     return out

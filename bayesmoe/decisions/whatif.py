@@ -21,7 +21,6 @@ from bayesmoe.decisions.search import near_optimal_share
 from bayesmoe.errors import PlanError
 from bayesmoe.intervals import eti, eti_labels
 from bayesmoe.progress import track
-from bayesmoe.runs.columns import UNITS
 from bayesmoe.runs.compute import tokens_for_budget, training_flops
 
 #: The statistics of each planned quantity along a sweep.
@@ -44,9 +43,9 @@ def plan_sweep(fit: Any, budgets: Sequence[float], *, progress: bool | None = No
         coords={"budget": budgets, "stat": cols},
     )
     for k in names:
-        ds[k].attrs["units"] = UNITS.get(k, "nats/token" if k == "loss" else "")
+        ds[k].attrs["units"] = fit.runs.units().get(k, "")
     ds["decision_loss_mean"] = ("budget", [float(p.decision_loss.mean()) for p in plans])
-    ds["decision_loss_mean"].attrs["units"] = "nats/token"
+    ds["decision_loss_mean"].attrs["units"] = fit.runs.loss_unit
     ds["p_near_optimal"] = ("budget", [p.near_optimal_probability for p in plans])
     ds["compute_beyond_data"] = ("budget", [p.extrapolation.get("C", np.nan) for p in plans])
     ds["compute_beyond_data"].attrs["description"] = "budget / the largest training run's compute"
@@ -95,7 +94,7 @@ def what_if(
     regret = loss - optimum
     ds = xr.Dataset({"loss": loss, "loss_predictive": observed, "regret": regret})
     for k in ds.data_vars:
-        ds[k].attrs["units"] = "nats/token"
+        ds[k].attrs["units"] = fit.runs.loss_unit
     lo, hi = eti(regret.values)
     ds.attrs.update(
         law=label(fit),

@@ -81,6 +81,7 @@ def save_fit(fit: Any, path: str | os.PathLike) -> Path:
         "pooled": json.dumps(list(fit.pooled)),
         "runs_source": fit.runs.source,
         "synthetic": json.dumps(bool(fit.runs.synthetic)),
+        "loss_unit": fit.runs.loss_unit,
         "idata_groups": json.dumps(sorted(groups)),
     }
     meta["checksum"] = checksum(groups, meta)
@@ -169,7 +170,8 @@ def _load_fit(path: str | os.PathLike) -> dict[str, Any]:
         # ArviZ 0.23 announces its 1.0 refactor on every InferenceData; the schema used here is 0.x's
         warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing", category=FutureWarning)
         idata = az.InferenceData(**groups)
-    runs = Runs(df, source=meta["runs_source"], synthetic=bool(synthetic))
+    # files written before the loss unit was recorded measured nats/token (the only unit then)
+    runs = Runs(df, source=meta["runs_source"], synthetic=bool(synthetic), loss_unit=meta.get("loss_unit"))
     return {
         "law": law,
         "runs": runs,

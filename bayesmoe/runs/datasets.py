@@ -132,7 +132,7 @@ def farseer2025() -> Runs:
     four rows twice (identical N, D and loss, see its README); the copies are dropped, 407 remain.
     """
     df = _read(FARSEER_PATH).drop_duplicates(["N", "D", "loss"])
-    runs = load_runs(df[["loss", "N", "D", "active_sl_split"]])
+    runs = load_runs(df[["loss", "N", "D", "active_sl_split"]], loss_unit="bits/character")
     runs.source = "Farseer dense N x D grid (Li et al. 2025; loss in bits per character)"
     return runs
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmoe.errors import RunsError
-from bayesmoe.runs.columns import CANONICAL, SIZE_COLUMNS
+from bayesmoe.runs.columns import CANONICAL, SIZE_COLUMNS, UNITS
 
 MAX_ROWS_SHOWN = 5
 #: A loss above this (nats/token) is almost certainly a perplexity or a wrong column.
@@ -33,10 +33,18 @@ def _rows(index: pd.Index) -> str:
 class Runs:
     """A validated table of runs. Build it with :func:`load_runs`."""
 
-    def __init__(self, df: pd.DataFrame, *, source: str = "DataFrame", synthetic: bool = False):
+    def __init__(
+        self, df: pd.DataFrame, *, source: str = "DataFrame", synthetic: bool = False, loss_unit: str | None = None
+    ):
         self.df = df
         self.source = source
         self.synthetic = synthetic
+        #: what the loss column measures (nats/token unless the table says otherwise, e.g. bits/character)
+        self.loss_unit = loss_unit or UNITS["loss"]
+
+    def units(self) -> dict[str, str]:
+        """Unit of every standard column, the loss's as this table measures it."""
+        return UNITS | {"loss": self.loss_unit}
 
     def __len__(self) -> int:
         return len(self.df)
@@ -93,7 +101,12 @@ class Runs:
         return codes.astype("int64"), [str(v) for v in levels]
 
     def subset(self, mask: Any) -> Runs:
-        return Runs(self.df.loc[mask].reset_index(drop=True), source=self.source, synthetic=self.synthetic)
+        return Runs(
+            self.df.loc[mask].reset_index(drop=True),
+            source=self.source,
+            synthetic=self.synthetic,
+            loss_unit=self.loss_unit,
+        )
 
     def __repr__(self) -> str:
         tag = " [synthetic]" if self.synthetic else ""
@@ -156,15 +169,20 @@ def load_runs(
     columns: Mapping[str, str] | None = None,
     scale: Mapping[str, float] | None = None,
     synthetic: bool | None = None,
+    loss_unit: str | None = None,
 ) -> Runs:
     """Load and validate a runs table.
 
     ``columns`` maps your column names to the standard ones (``{"params": "N"}``);
-    ``scale`` multiplies columns given in other units (``{"N": 1e9}`` for billions).
+    ``scale`` multiplies columns given in other units (``{"N": 1e9}`` for billions);
+    ``loss_unit`` says what the loss measures where it is not nats/token (``"bits/character"``):
+    results, plans and plots carry it.
     Raises :class:`~bayesmoe.errors.RunsError` naming the column and rows of any problem.
     """
     if isinstance(source, Runs):
-        return source
+        if loss_unit is None or loss_unit == source.loss_unit:
+            return source
+        return Runs(source.df, source=source.source, synthetic=source.synthetic, loss_unit=loss_unit)
     if isinstance(source, pd.DataFrame):
         df, label = source.copy(), "DataFrame"
     elif not isinstance(source, str | os.PathLike):
@@ -255,4 +273,4 @@ def load_runs(
         )
     if synthetic is None:
         synthetic = "source" in df.columns and bool((df["source"].astype(str) == "synthetic").all())
-    return Runs(df, source=label, synthetic=synthetic)
+    return Runs(df, source=label, synthetic=synthetic, loss_unit=loss_unit)

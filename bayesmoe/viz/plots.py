@@ -30,9 +30,10 @@ def _band(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     return eti(draws, level, axis=0)
 
 
-def _label(name: str) -> str:
-    """An axis label with the quantity's unit, e.g. ``N_a (parameters)``."""
-    unit = "nats/token" if name == "loss" else UNITS.get(name, "")
+def _label(name: str, units: Mapping[str, str] | None = None) -> str:
+    """An axis label with the quantity's unit, e.g. ``N_a (parameters)``; ``units``: a fit's or
+    plan's own (its runs' loss unit), else the standard ones."""
+    unit = (units or UNITS).get(name, "")
     return f"{name} ({unit})" if unit else name
 
 
@@ -58,7 +59,7 @@ def plot_runs(fit: Any, x: str | None = None, *, ax: Any = None, max_groups: int
         xscale="log",
         yscale="log",
         xlabel=_label(x),
-        ylabel=_label("loss"),
+        ylabel=_label("loss", fit.runs.units()),
         title=f"{law.name}: runs (dots), predictive median and 50/90 % bands",
     )
     if fit.groups:
@@ -107,8 +108,8 @@ def plot_surface(
     axes[0].contour(grid[x], grid[y], med.values, levels=15, colors="k", linewidths=0.3)
     c1 = axes[1].contourf(grid[x], grid[y], width.values, levels=15, cmap="magma")
     for a, c, label in (
-        (axes[0], c0, "median loss (nats/token)"),
-        (axes[1], c1, f"{INTERVAL_PROB:.0%} interval width (nats/token)"),
+        (axes[0], c0, f"median loss ({fit.runs.loss_unit})"),
+        (axes[1], c1, f"{INTERVAL_PROB:.0%} interval width ({fit.runs.loss_unit})"),
     ):
         a.set(xscale="log", yscale="log", xlabel=_label(x), ylabel=_label(y), title=label)
         a.figure.colorbar(c, ax=a)
@@ -158,7 +159,12 @@ def plot_isoflop(
         ax.scatter(
             p.optimum[size].values.ravel()[pick], p.optimum["loss"].values.ravel()[pick], s=3, color=f"C{i}", alpha=0.4
         )
-    ax.set(xscale="log", xlabel=_label(size), ylabel=_label("loss"), title="iso-FLOP curves, per-draw optima")
+    ax.set(
+        xscale="log",
+        xlabel=_label(size),
+        ylabel=_label("loss", fit.runs.units()),
+        title="iso-FLOP curves, per-draw optima",
+    )
     ax.legend(fontsize=8)
     return ax
 
@@ -183,7 +189,7 @@ def plot_optimum_vs_budget(plans: Sequence[Any], *, variables: Sequence[str] | N
             xscale="log",
             yscale="log" if v not in ("S", "G", "loss") else "linear",
             xlabel=_label("C"),
-            ylabel=_label(v),
+            ylabel=_label(v, plans[0].units()),
             title=f"optimal {v}",
         )
     return axes
@@ -204,7 +210,7 @@ def plot_extrapolation(fit: Any, plans: Sequence[Any], *, ax: Any = None) -> Any
         ax.fill_between(budgets, lo, hi, color="C1", alpha=alpha, lw=0, label=f"{level:.0%} predictive band")
     ax.plot(budgets, np.median(vals, axis=1), color="C1", marker="o", ms=3, label="planned run (median loss)")
     ax.axvline(float(c_runs.max()), color="k", ls=":", lw=1, label="largest training run")
-    ax.set(xscale="log", xlabel=_label("C"), ylabel=_label("loss"), title="extrapolation in compute")
+    ax.set(xscale="log", xlabel=_label("C"), ylabel=_label("loss", fit.runs.units()), title="extrapolation in compute")
     ax.legend(fontsize=7)
     return ax
 
@@ -296,7 +302,7 @@ def plot_backtest(backtest: Any, *, ax: Any = None) -> Any:
     lo, hi = p[["observed", a]].min().min(), p[["observed", b]].max().max()
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
     ax.set(
-        xlabel="held-out loss (nats/token)",
+        xlabel=f"held-out loss ({backtest.loss_unit})",
         ylabel=f"predicted (median, {INTERVAL_PROB:.0%} ETI)",
         title=f"backtest: train on {backtest.split}",
     )
