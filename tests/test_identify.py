@@ -29,7 +29,13 @@ def test_constant_input_is_named_with_what_to_hold():
     assert {"B", "beta", "E"} <= set().union(*(w.weights for w in check.weak))
     assert check.suggest_fixed == ["beta", "B"]  # exponent first, then the prefactor; E stays free
     msg = check.messages()[0]
-    assert "D = 2e+11" in msg and "beta: 'Fixed(" in msg
+    assert "D = 2e+11" in msg and "priors={'beta': 'Fixed(" in msg
+    assert "--prior 'beta=Fixed(" in check.messages(cli=True)[0]
+    import ast
+    import re
+
+    hint = ast.literal_eval(re.search(r"priors=(\{.*?\})", msg).group(1))  # valid Python, as printed
+    assert list(hint) == ["beta", "B"] and all(v.startswith("Fixed(") for v in hint.values())
     assert identifiability(
         "chinchilla", _runs(vary_d=False), {"beta": Prior.parse("Fixed(0.37)"), "B": Prior.parse("Fixed(2000)")}
     ).ok

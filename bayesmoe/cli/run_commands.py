@@ -211,7 +211,7 @@ def identify_cmd(law: str, data: str, mapping: tuple, scale: tuple, prior: tuple
             }
         )
     else:
-        click.echo(str(check))
+        click.echo("\n".join(check.messages(cli=True)) or str(check))
     if not check.ok:
         sys.exit(EXIT_DIAGNOSTICS)
 

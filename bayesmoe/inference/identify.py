@@ -62,7 +62,9 @@ class Identifiability:
     def ok(self) -> bool:
         return not self.weak
 
-    def messages(self) -> list[str]:
+    def messages(self, *, cli: bool = False) -> list[str]:
+        """The finding in words, with the fix written as Python (``priors={...}``) or, with
+        ``cli``, as the command line's ``--prior`` options."""
         if self.ok:
             return []
         const = (
@@ -73,12 +75,15 @@ class Identifiability:
             else ""
         )
         dirs = "; ".join(str(w) for w in self.weak)
-        fix = ", ".join(f"{k}: 'Fixed({self.point[k]:.6g})'" for k in self.suggest_fixed)
+        if cli:
+            fix = " ".join(f"--prior '{k}=Fixed({self.point[k]:.6g})'" for k in self.suggest_fixed)
+        else:
+            fix = "priors={" + ", ".join(f"'{k}': 'Fixed({self.point[k]:.6g})'" for k in self.suggest_fixed) + "}"
         return [
             f"The runs do not identify {len(self.weak)} combination(s) of {self.law}'s parameters: {dirs}; "
             f"along these the posterior is set by the priors, which also makes sampling hard.{const} "
             f"Fix: add runs that vary the inputs involved, or hold one parameter per combination at a known "
-            f"value, e.g. priors={{{fix}}} (values shown: {self.point_source})."
+            f"value, e.g. {fix} (values shown: {self.point_source})."
         ]
 
     def __str__(self) -> str:
