@@ -46,10 +46,13 @@ def test_newton_offsets_solve_a_quadratic_and_refuse_what_is_not_convex():
     du = newton_offsets(f0, f, offsets, clipped=none)
     np.testing.assert_allclose(du[:2], c[:2], atol=1e-12)
     np.testing.assert_allclose(du[2], [2.0, 0.0], atol=1e-12)  # same direction, 2 steps
-    # concave, or a non-finite value: no step
+    # concave: no step; a non-finite neighbour on one axis: a step along the other axis only
     assert np.all(newton_offsets(-f0, -f, offsets, clipped=none) == 0)
     f_bad = f.copy()
-    f_bad[0, 3] = np.inf
+    f_bad[0, np.flatnonzero((offsets[:, 0] == 0) & (offsets[:, 1] == -1))[0]] = np.inf
+    du_bad = newton_offsets(f0, f_bad, offsets, clipped=none)[0]
+    assert du_bad[1] == 0 and du_bad[0] == pytest.approx(c[0, 0] + a[0, 1] / a[0, 0] * c[0, 1])
+    f_bad[0] = np.inf
     assert np.all(newton_offsets(f0, f_bad, offsets, clipped=none)[0] == 0)
     # a stencil the box clipped along the second axis: a step along the first axis only, the
     # one-dimensional Newton step there (the gradient over the curvature, cross terms unknown)

@@ -99,9 +99,9 @@ def _quadratic_design(d: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
 
 def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: np.ndarray) -> np.ndarray:
     """Each row's Newton step (in units of its stencil step; at most 2) from its stencil values
-    ``f`` around ``f0``, or 0 where the quadratic is not convex or a value is not finite. A row
-    whose stencil the box clipped gets a step only along the axes whose two neighbours it kept
-    (its clipped axes' curvature is not measured)."""
+    ``f`` around ``f0``, or 0 where the quadratic is not convex. A row whose stencil the box
+    clipped, or that has a non-finite value (an infeasible neighbour), gets a one-dimensional
+    step only along the axes whose two neighbours are in place and finite."""
     rows, d = len(f0), offsets.shape[1]
     pinv, pairs = _quadratic_design(d)
     vals = np.column_stack([f0, f])
@@ -111,11 +111,18 @@ def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: 
     h = np.zeros((rows, d, d))
     for c, (i, j) in enumerate(pairs):
         h[:, i, j] = h[:, j, i] = coef[:, 1 + d + c]
-    # axes whose -1 and +1 neighbours (others at 0) both kept their place
+    # per axis, its -1 and +1 neighbours (others at 0): whether both kept their place, and the
+    # central differences through them (exact for a quadratic along the axis, whatever the
+    # box did to the other points)
     axis_kept = np.ones((rows, d), bool)
+    g_axis, h_axis = np.zeros((rows, d)), np.zeros((rows, d))
     for j in range(d):
-        on_axis = np.all(np.delete(offsets, j, axis=1) == 0, axis=1) & (offsets[:, j] != 0)
-        axis_kept[:, j] = ~np.any(clipped[:, on_axis], axis=1)
+        rest = np.all(np.delete(offsets, j, axis=1) == 0, axis=1)
+        plus, minus = np.flatnonzero(rest & (offsets[:, j] == 1))[0], np.flatnonzero(rest & (offsets[:, j] == -1))[0]
+        axis_kept[:, j] = ~(clipped[:, plus] | clipped[:, minus])
+        with np.errstate(invalid="ignore"):
+            g_axis[:, j] = (f[:, plus] - f[:, minus]) / 2
+            h_axis[:, j] = f[:, plus] - 2 * f0 + f[:, minus]
     whole = ok & ~np.any(clipped, axis=1)
     du = np.zeros((rows, d))
     if whole.any():
@@ -124,11 +131,11 @@ def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: 
         step = np.zeros_like(gw)
         step[convex] = -np.linalg.solve(hw[convex], gw[convex][..., None])[..., 0]
         du[whole] = step
-    part = ok & ~whole
+    part = ~whole & np.any(axis_kept, axis=1)
     if part.any():  # one-dimensional Newton along each kept axis
-        diag = np.diagonal(h[part], axis1=1, axis2=2)
-        use = axis_kept[part] & (diag > 0)
-        du[part] = np.where(use, -g[part] / np.where(use, diag, 1.0), 0.0)
+        gp, hp = g_axis[part], h_axis[part]
+        use = axis_kept[part] & np.isfinite(gp) & np.isfinite(hp) & (hp > 0)
+        du[part] = np.where(use, -np.where(use, gp, 0.0) / np.where(use, hp, 1.0), 0.0)
     big = np.max(np.abs(du), axis=1, keepdims=True)
     return np.where(big > 2, du * 2 / np.maximum(big, 1e-300), du)
 
