@@ -81,11 +81,18 @@ def test_near_optimal_band_and_budget_for_target(chinchilla_fit):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"budget": 1e5}, "no feasible model"),
+        (
+            {"budget": 1e5},
+            r"no feasible model.*lower end is set by the sizes searched \(1e\+06 to 1e\+14\), its upper end by the budget",
+        ),
         ({"budget": -1}, "positive number"),
         ({"budget": 1e22, "fixed": {"G": 8}}, "not an input"),
         ({"budget": 1e22, "max_active_params": 1e9, "min_active_params": 1e10}, "contradictory"),
-        ({"budget": 1e22, "max_active_params": 1e7, "max_tokens": 1e9}, "no feasible model"),
+        (
+            {"budget": 1e22, "max_active_params": 1e7, "max_tokens": 1e9},
+            "no feasible model.*lower end is set by max_tokens, its upper end by max_active_params",
+        ),
+        ({"budget": 1e22, "min_active_params": 2e11, "max_total_params": 1e11}, "upper end by max_total_params"),
         ({"budget": 1e22, "risk": "worst"}, "unknown risk"),
     ],
 )

@@ -136,16 +136,31 @@ def make_problem(
         if k not in law.inputs:
             raise PlanError(f"choices given for {k!r}, which is not an input of {law.name!r} ({law.inputs})")
     continuous = [active] + (["N"] if active == "N_a" and "N" in law.inputs else [])
-    lo_size, hi_size = PARAM_RANGE
+    # each end of the searched size's range, and which limit set it (named if the range is empty)
+    searched = f"the sizes searched ({PARAM_RANGE[0]:g} to {PARAM_RANGE[1]:g})"
+    (lo_size, lo_by), (hi_size, hi_by) = (PARAM_RANGE[0], searched), (PARAM_RANGE[1], searched)
+
+    def tighten(lo: float | None = None, hi: float | None = None, by: str = "") -> None:
+        nonlocal lo_size, lo_by, hi_size, hi_by
+        if lo is not None and lo > lo_size:
+            lo_size, lo_by = lo, by
+        if hi is not None and hi < hi_size:
+            hi_size, hi_by = hi, by
+
     if law.active_tree is None:  # the searched size is N_a (or a dense N): its limits bound the search
-        lo_size = max(lo_size, limits.min_active_params or 0.0)
-        hi_size = min(hi_size, limits.max_active_params or math.inf)
-    if limits.max_total_params is not None:
-        hi_size = min(hi_size, limits.max_total_params)
+        tighten(lo=limits.min_active_params, by="min_active_params")
+        tighten(hi=limits.max_active_params, by="max_active_params")
+    tighten(hi=limits.max_total_params, by="max_total_params")
     # D = budget / M(size) must lie in TOKEN_RANGE and under max_tokens
     d_hi = min(TOKEN_RANGE[1], limits.max_tokens or math.inf)
-    lo_size = max(lo_size, active_for_flops_per_token(budget / d_hi, attention_flops))
-    hi_size = min(hi_size, active_for_flops_per_token(budget / TOKEN_RANGE[0], attention_flops))
+    tighten(
+        lo=active_for_flops_per_token(budget / d_hi, attention_flops),
+        by="max_tokens" if limits.max_tokens else f"the tokens searched (up to {TOKEN_RANGE[1]:g})",
+    )
+    tighten(
+        hi=active_for_flops_per_token(budget / TOKEN_RANGE[0], attention_flops),
+        by=f"the budget ({TOKEN_RANGE[0]:g} tokens at least)",
+    )
     for name, v in vars(limits).items():
         if v is not None and not (math.isfinite(v) and v > 0):
             raise PlanError(f"{name} must be a positive number, got {v!r}")
@@ -154,7 +169,8 @@ def make_problem(
     if not lo_size < hi_size:
         raise PlanError(
             f"no feasible model for budget {budget:.3g} FLOPs under these limits: the {active} range "
-            f"[{max(lo_size, 0):.3g}, {hi_size:.3g}] is empty (budget too small, or max_tokens too low for max_active_params)"
+            f"[{max(lo_size, 0):.3g}, {hi_size:.3g}] is empty - its lower end is set by {lo_by}, "
+            f"its upper end by {hi_by}"
         )
     lo, hi = [math.log(lo_size)], [math.log(hi_size)]
     if len(continuous) == 2:
