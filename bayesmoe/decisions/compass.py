@@ -57,7 +57,7 @@ def zoom(
         centre = np.clip(np.asarray(start, float).reshape(rows, d), lo, hi)
         f_best = objective(centre[:, None, :], every)[:, 0]
         step = np.broadcast_to(step0 / 4 if step is None else step, (rows, d)).astype(float)
-    offsets = np.array([o for o in itertools.product((-1.0, 0.0, 1.0), repeat=d) if any(o)])  # (3^d - 1, d)
+    offsets = stencil(d)
     for _ in range(max_rounds):
         if np.all(step < tol):
             break
@@ -88,13 +88,28 @@ def zoom(
 
 
 @functools.cache
-def _quadratic_design(d: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def stencil(d: int) -> np.ndarray:
+    """The 3^d - 1 neighbours of a stencil's centre, in units of its step: (3^d - 1, d)."""
+    out = np.array([o for o in itertools.product((-1.0, 0.0, 1.0), repeat=d) if any(o)])
+    out.flags.writeable = False  # shared by every call
+    return out
+
+
+@functools.cache
+def _quadratic_design(d: int) -> tuple[np.ndarray, list[tuple[int, int]], list[tuple[int, int]]]:
     """Least-squares map from a 3^d stencil's values (centre first) to the coefficients of a
-    quadratic in the offsets: constant, gradient, then the Hessian's upper triangle."""
-    u = np.vstack([np.zeros(d), [o for o in itertools.product((-1.0, 0.0, 1.0), repeat=d) if any(o)]])
+    quadratic in the offsets: constant, gradient, then the Hessian's upper triangle; the pairs
+    of that triangle; and per axis the columns of its +1 and -1 neighbours (others at 0)."""
+    offsets = stencil(d)
+    u = np.vstack([np.zeros(d), offsets])
     pairs = [(i, j) for i in range(d) for j in range(i, d)]
     cols = [np.ones(len(u)), *u.T, *(u[:, i] * u[:, j] * (0.5 if i == j else 1.0) for i, j in pairs)]
-    return np.linalg.pinv(np.column_stack(cols)), pairs
+    on_axis = []
+    for j in range(d):
+        rest = np.all(np.delete(offsets, j, axis=1) == 0, axis=1)
+        plus, minus = np.flatnonzero(rest & (offsets[:, j] == 1))[0], np.flatnonzero(rest & (offsets[:, j] == -1))[0]
+        on_axis.append((int(plus), int(minus)))
+    return np.linalg.pinv(np.column_stack(cols)), pairs, on_axis
 
 
 def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: np.ndarray) -> np.ndarray:
@@ -103,7 +118,7 @@ def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: 
     clipped, or that has a non-finite value (an infeasible neighbour), gets a one-dimensional
     step only along the axes whose two neighbours are in place and finite."""
     rows, d = len(f0), offsets.shape[1]
-    pinv, pairs = _quadratic_design(d)
+    pinv, pairs, on_axis = _quadratic_design(d)
     vals = np.column_stack([f0, f])
     ok = np.all(np.isfinite(vals), axis=1)
     coef = np.where(ok[:, None], vals, 0.0) @ pinv.T
@@ -116,9 +131,7 @@ def newton_offsets(f0: np.ndarray, f: np.ndarray, offsets: np.ndarray, clipped: 
     # box did to the other points)
     axis_kept = np.ones((rows, d), bool)
     g_axis, h_axis = np.zeros((rows, d)), np.zeros((rows, d))
-    for j in range(d):
-        rest = np.all(np.delete(offsets, j, axis=1) == 0, axis=1)
-        plus, minus = np.flatnonzero(rest & (offsets[:, j] == 1))[0], np.flatnonzero(rest & (offsets[:, j] == -1))[0]
+    for j, (plus, minus) in enumerate(on_axis):
         axis_kept[:, j] = ~(clipped[:, plus] | clipped[:, minus])
         with np.errstate(invalid="ignore"):
             g_axis[:, j] = (f[:, plus] - f[:, minus]) / 2

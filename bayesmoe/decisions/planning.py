@@ -201,8 +201,8 @@ def check_accounting(law: Any, df: pd.DataFrame, attention_flops: float = 0.0) -
         fix = sparse + "(load_runs(..., columns={'<activated column>': 'N'})) or use a law with N_a"
         cli_fix = sparse + "(bayesmoe fit ... --map <activated column>=N) or use a law with N_a"
     else:
-        fix = "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass attention_flops"
-        cli_fix = fix.replace("attention_flops", "--attention-flops")
+        units = "check the units of the runs' C (FLOPs) or M (FLOPs per token), or pass "
+        fix, cli_fix = units + "attention_flops", units + "--attention-flops"
     what = (
         f"law {law.name!r} counts a run's training FLOPs as {counts}, but the runs' own compute ({own}) is "
         f"{ratio:.3g} times that (median over runs), so a plan would buy the wrong number of tokens"
@@ -274,8 +274,9 @@ def plan(
         coords=coords,
         attrs={"budget_flops": budget, "law": label(fit)},
     )
+    units = fit.runs.units()
     for k in optimum.data_vars:
-        optimum[k].attrs["units"] = fit.runs.units().get(k, "")
+        optimum[k].attrs["units"] = units.get(k, "")
     decision = bayes_decision([p[:3] for p in parts], risk, price_per_billion_active, per_draw)
     at = {**decision, "C": float(budget)}
     extent = parts[0][4].extent()  # the same runs in every component

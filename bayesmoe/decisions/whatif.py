@@ -42,8 +42,9 @@ def plan_sweep(fit: Any, budgets: Sequence[float], *, progress: bool | None = No
         {k: (("budget", "stat"), np.array([[float(t.loc[k, c]) for c in cols] for t in tables])) for k in names},
         coords={"budget": budgets, "stat": cols},
     )
+    units = fit.runs.units()
     for k in names:
-        ds[k].attrs["units"] = fit.runs.units().get(k, "")
+        ds[k].attrs["units"] = units.get(k, "")
     ds["decision_loss_mean"] = ("budget", [float(p.decision_loss.mean()) for p in plans])
     ds["decision_loss_mean"].attrs["units"] = fit.runs.loss_unit
     ds["p_near_optimal"] = ("budget", [p.near_optimal_probability for p in plans])
