@@ -27,6 +27,7 @@ import pickle
 import time
 from pathlib import Path
 
+import arviz as az
 import numpy as np
 
 import bayesmoe as bm
@@ -80,6 +81,8 @@ def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, s
         "eps": eps.values.reshape(n, len(test)),
         "decades": np.asarray(decades, float),
         "diagnostics": fit.diagnostics().to_dict(),
+        # PSIS-LOO on the training runs: runs the Normal noise cannot absorb show as Pareto k > 0.7
+        "train_pareto_k": np.asarray(az.loo(fit.idata, pointwise=True).pareto_k).reshape(-1),
     }
     t_fit = bm.fit(
         law, train, draws=draws, discrepancy=None, likelihood="studentt", progressbar=False, warn=False, seed=seed
@@ -89,6 +92,8 @@ def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, s
         "log_mean": t_mean.values.reshape(n, len(test)),
         "eps": t_eps.values.reshape(n, len(test)),
         "diagnostics": t_fit.diagnostics().to_dict(),
+        "train_pareto_k": np.asarray(az.loo(t_fit.idata, pointwise=True).pareto_k).reshape(-1),
+        "nu": t_fit.idata.posterior["nu"].values.reshape(-1),
     }
     if bootstrap:
         pf = huber_fit(law, train, starts=128, bootstrap=bootstrap, seed=seed)

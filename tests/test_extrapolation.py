@@ -110,7 +110,9 @@ def test_split_accepts_a_boolean_mask(runs):
 
 
 def test_backtest_table_has_proper_scores(runs):
-    bt = bm.backtest(["chinchilla"], runs, "compute:0.7", baseline=False, draws=100, chains=2, tune=200)
+    bt = bm.backtest(
+        ["chinchilla"], runs, "compute:0.7", baseline=False, draws=100, chains=2, tune=200, likelihood="normal"
+    )
     row = bt.table.loc["chinchilla (Bayes)"]
     for col in ("coverage_50", "coverage_90", "interval_score_90", "crps", "median_rel_error", "max_decades_beyond"):
         assert np.isfinite(row[col])

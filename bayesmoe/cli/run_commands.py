@@ -92,10 +92,9 @@ def _print_fit(fit: Any) -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same posterior).")
 @click.option(
     "--likelihood",
-    default="normal",
-    show_default=True,
-    type=click.Choice(["normal", "studentt"]),
-    help="Run-to-run noise of log loss: Normal, or Student-t for outlying runs.",
+    default=None,
+    type=click.Choice(["studentt", "normal"]),
+    help="Run-to-run noise of log loss: studentt (the default; robust to outlying runs) or normal.",
 )
 @click.option("--map", "mapping", multiple=True, help="Rename a column: --map params=N (repeatable).")
 @click.option("--scale", "scale", multiple=True, help="Multiply a column: --scale N=1e9 (repeatable).")
@@ -120,7 +119,7 @@ def fit_cmd(
     target_accept: float | None,
     chains: int,
     seed: int,
-    likelihood: str,
+    likelihood: str | None,
     mapping: tuple,
     scale: tuple,
     loss_unit: str | None,
@@ -163,7 +162,7 @@ def fit_cmd(
             target_accept=target_accept,
             chains=chains,
             seed=seed,
-            likelihood=likelihood,
+            **({} if likelihood is None else {"likelihood": likelihood}),
             priors=priors or None,
             progressbar=progress() and not as_json,
         )

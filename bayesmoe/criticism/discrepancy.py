@@ -75,8 +75,11 @@ def learn_discrepancy(
         raise CompareError("learn_discrepancy does not support grouped fits; learn per group")
     if fit.discrepancy is None:
         raise CompareError("this fit has no discrepancy term (fitted with discrepancy=None): nothing to learn")
-    if fit.likelihood != "normal":
-        raise CompareError(f"learn_discrepancy needs likelihood='normal', the fit has {fit.likelihood!r}")
+    if fit.likelihood != "normal" and fit.discrepancy_kwargs()["form"] == "normal":
+        raise CompareError(
+            "learn_discrepancy with a normal-shaped discrepancy needs likelihood='normal' "
+            f"(no closed-form density with {fit.likelihood!r} noise); the default uniform shape takes either"
+        )
     kw = refit_kwargs(fit, seed) | fit_kwargs | {"discrepancy": None}
     order = np.argsort(compute_of(fit.runs.df).to_numpy(), kind="stable")
     log_lik = np.zeros(SCALE_GRID.size)
@@ -100,6 +103,7 @@ def learn_discrepancy(
         keep = np.linspace(0, n - 1, min(n, MAX_SCORE_DRAWS)).astype(int)
         lm = log_mean.values.reshape(n, len(test))[keep]
         sigma = f.idata.posterior["sigma"].values.reshape(-1)[keep]
+        nu = f.idata.posterior["nu"].values.reshape(-1)[keep] if f.likelihood == "studentt" else None
         decades = observation.decades_beyond(observation.extent_inputs(test.df, f.law), f.extent())
         decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
         ll = observation.scale_log_likelihood(
@@ -109,6 +113,7 @@ def learn_discrepancy(
             decades,
             SCALE_GRID,
             **fit.discrepancy_kwargs(),
+            nu=nu,
         )
         log_lik += ll / len(inner)
         d = f.diagnostics()

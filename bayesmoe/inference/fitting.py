@@ -276,7 +276,7 @@ def fit(
     groups: str | None = None,
     pooled: Sequence[str] | None = None,
     priors: Mapping[str, str | Prior] | str | None = None,
-    likelihood: str = "normal",
+    likelihood: str = observation.LIKELIHOOD,
     sampler: str = DEFAULT_SAMPLER,
     draws: int | None = None,
     tune: int | None = None,

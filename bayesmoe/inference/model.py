@@ -25,7 +25,7 @@ def build_model(
     groups: str | None = None,
     pooled: Sequence[str] | None = None,
     priors: Mapping[str, str | Prior] | str | None = None,
-    likelihood: str = "normal",
+    likelihood: str = observation.LIKELIHOOD,
     centred: bool = False,
 ) -> Any:
     """The PyMC model of ``law`` on ``runs``.

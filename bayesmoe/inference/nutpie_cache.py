@@ -21,6 +21,9 @@ structure), the rewritten functions are pickled beside PyTensor's cache and a la
 unpickles them (0.8 s), then puts its own runs into them. That key also holds a hash of
 bayesmoe's source and the library versions, so a changed model builder never meets a stale graph.
 
+A Student-t fit's gradient calls digamma, which PyTensor compiles to a call into SciPy that
+Numba cannot cache; ``bayesmoe.inference.digamma`` registers a cacheable one first.
+
 The wrappers follow nutpie's own (``nutpie/compile_pymc.py``, 0.16). For another nutpie
 version, a log density PyTensor cannot cache, or PyTensor's Numba cache turned off
 (``numba__cache=False``), nutpie's own compilation is used.
@@ -116,6 +119,9 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
 
     if not supported() or not pytensor.config.numba__cache:  # nothing would be kept: nutpie's own
         return nutpie.compile_pymc_model(model)
+    from bayesmoe.inference import digamma
+
+    digamma.register()  # Student-t's gradient calls digamma: a cacheable one keeps the log density cacheable
     from nutpie import compile_pymc as cp
 
     point_fn = cp._wrap_with_lock(support_point_fn(model))  # chains ask from several threads
