@@ -18,6 +18,7 @@ from pathlib import Path
 
 import bayesmoe as bm
 from bayesmoe.criticism.calibration import Calibration, calibrate
+from bayesmoe.laws import observation
 from bayesmoe.laws.simulation import generic_design, zhao_design
 
 SETUPS = {
@@ -65,6 +66,8 @@ def main() -> None:
     ap.add_argument("--law", action="append", choices=list(SETUPS))
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--scheduler", default=None)
+    # the committed results before 2026-12-07 ran with Normal noise, the default then
+    ap.add_argument("--likelihood", default=observation.LIKELIHOOD, choices=observation.LIKELIHOODS)
     args = ap.parse_args()
     seeds = args.seed or [0, 1]
     out_path = Path(__file__).parent / "results" / "calibration.json"
@@ -78,6 +81,7 @@ def main() -> None:
             "sims_per_seed": args.sims,
             "draws": args.draws,
             "chains": 2,
+            "likelihood": args.likelihood,
             **s["sampler"],
             "per_seed": {},
         }
@@ -94,6 +98,7 @@ def main() -> None:
                 chains=2,
                 **s["sampler"],
                 budget=s["budget"],
+                likelihood=args.likelihood,
                 plan_kwargs=s["plan_kwargs"],
                 scheduler=args.scheduler,
                 seed=seed,

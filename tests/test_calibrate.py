@@ -18,11 +18,22 @@ PRIORS = {
 
 def test_sweep_runs_on_dask_records_and_resumes(tmp_path):
     design = generic_design("chinchilla", 30, seed=1)
-    kw = dict(sims=3, out_dir=tmp_path, priors=PRIORS, draws=60, tune=60, chains=2, budget=1e21, progress=False)
+    # Normal noise: Student-t noise with nu from its prior may simulate a loss that is refused (below)
+    kw = dict(
+        sims=3,
+        out_dir=tmp_path,
+        priors=PRIORS,
+        draws=60,
+        tune=60,
+        chains=2,
+        budget=1e21,
+        progress=False,
+        likelihood="normal",
+    )
     cal = calibrate("chinchilla", design, n_workers=1, **kw)
     assert cal.counts()["ok"] == 3
     cov = cal.coverage()
-    assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index)
+    assert {"alpha", "beta", "sigma", "a_exp", "N_opt"} <= set(cov.index) and "nu" not in cov.index
     assert cov["coverage_90"].between(0, 1).all() and (cov["n"] == 3).all()
     conv = cal.convergence()
     rhats = [r["max_r_hat"] for r in cal.ok]
@@ -46,3 +57,12 @@ def test_failed_simulation_is_recorded_not_raised():
         {"draws": 10, "tune": 10, "chains": 1},
     )
     assert res["status"] in ("failed", "rejected") and json.dumps(res)
+
+
+def test_a_studentt_simulation_draws_nu_and_fits_it():
+    """The model simulated is the model fitted: Student-t noise with nu from its prior, and nu ranked."""
+    law = bm.get_law("chinchilla")
+    settings = {"draws": 40, "tune": 60, "chains": 1, "likelihood": "studentt"}
+    res = one_simulation(law.to_json(), PRIORS, generic_design("chinchilla", 30, seed=1), 0, 0, settings)
+    assert res["status"] == "ok" and {"nu", "sigma", "alpha"} <= set(res["ranks"])
+    assert 0 <= res["ranks"]["nu"] <= 40

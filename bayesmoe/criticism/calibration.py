@@ -58,8 +58,10 @@ def one_simulation(
         pri = {k: Prior.parse(v) for k, v in priors.items()}
         truth = {k: float(pri[k].sample(rng)) for k in law.params}
         sigma = float(observation.SIGMA_PRIOR.sample(rng))  # the fit's own noise prior
+        likelihood = settings.get("likelihood", "normal")  # the model simulated is the model fitted
+        nu = float(observation.NU_PRIOR.sample(rng)) if likelihood == "studentt" else None
         try:
-            runs = simulate(law, design, truth, noise=sigma, seed=int(rng.integers(2**31)))
+            runs = simulate(law, design, truth, noise=sigma, nu=nu, seed=int(rng.integers(2**31)))
         except BayesMoEError as exc:
             return out | {"status": "rejected", "reason": str(exc), "truth": truth}
         f = fit(
@@ -74,9 +76,12 @@ def one_simulation(
             warn=False,
             posterior_predictive=False,
             target_accept=settings.get("target_accept"),
+            likelihood=likelihood,
         )
         quantities = {k: (truth[k], f.idata.posterior[k].values.reshape(-1)) for k in law.params}
         quantities["sigma"] = (sigma, f.idata.posterior["sigma"].values.reshape(-1))
+        if nu is not None:
+            quantities["nu"] = (nu, f.idata.posterior["nu"].values.reshape(-1))
         point = Fit.from_params(law, truth)
         for name in law.derived_trees:
             if not law.derived_inputs(name):
@@ -182,6 +187,7 @@ def calibrate(
     tune: int = 500,
     chains: int = 2,
     target_accept: float | None = None,
+    likelihood: str = observation.LIKELIHOOD,
     budget: float | None = None,
     plan_kwargs: Mapping[str, Any] | None = None,
     scheduler: str | None = None,
@@ -189,7 +195,10 @@ def calibrate(
     seed: int = 0,
     progress: bool | None = None,
 ) -> Calibration:
-    """Run (or resume) an SBC sweep of ``sims`` simulations on Dask; returns all results."""
+    """Run (or resume) an SBC sweep of ``sims`` simulations on Dask; returns all results.
+
+    Runs are simulated with the noise the fits assume (``likelihood``; Student-t with nu drawn
+    from its prior, by default), so the check is exact."""
     distributed = require("dask.distributed", "dask", "calibrate (simulation-based calibration on Dask)")
     Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
 
@@ -209,6 +218,7 @@ def calibrate(
         "tune": tune,
         "chains": chains,
         "target_accept": target_accept,
+        "likelihood": observation.check_likelihood(likelihood),
         "budget": budget,
         "plan_kwargs": dict(plan_kwargs or {}),
     }
