@@ -72,6 +72,9 @@ def main() -> None:
     seeds = args.seed or [0, 1]
     out_path = Path(__file__).parent / "results" / "calibration.json"
     summary = json.loads(out_path.read_text()) if out_path.exists() else {}
+    # Normal-noise results keep the law's name as their key (the default before 2026-12-07)
+    tag = "" if args.likelihood == "normal" else f" ({args.likelihood})"
+    suffix = "" if args.likelihood == "normal" else f"-{args.likelihood}"
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
         entry: dict = {
@@ -92,7 +95,7 @@ def main() -> None:
                 name,
                 s["design"](),
                 sims=args.sims,
-                out_dir=Path(__file__).parent / "cache" / f"sbc-{name}-seed{seed}",
+                out_dir=Path(__file__).parent / "cache" / f"sbc-{name}{suffix}-seed{seed}",
                 priors=s["priors"],
                 draws=args.draws,
                 chains=2,
@@ -118,7 +121,7 @@ def main() -> None:
             "convergence": pooled.convergence(),
             "coverage": pooled.coverage().to_dict(orient="index"),
         }
-        summary[name] = entry
+        summary[name + tag] = entry
         out_path.write_text(json.dumps(summary, indent=2))
 
 
