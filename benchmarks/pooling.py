@@ -36,6 +36,7 @@ from bayesmoe.criticism.baseline import huber_fit
 from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.files import atomic_path
 from bayesmoe.inference.pooling import new_group_draws
+from bayesmoe.laws import observation
 
 LAW = "chinchilla"
 EXPONENTS = ("alpha", "beta")
@@ -64,7 +65,7 @@ def cached(key: str, make):
     return value
 
 
-def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int) -> dict:
+def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int, likelihood: str) -> dict:
     """LogNormal priors for a new sweep's exponents from a hierarchical fit to ``others``."""
     table = pd.concat([df.assign(sweep=name) for name, df in others.items()], ignore_index=True)
     law = bm.get_law(LAW)
@@ -79,6 +80,7 @@ def derived_priors(others: dict[str, pd.DataFrame], draws: int, seed: int) -> di
         target_accept=0.99,
         progressbar=False,
         seed=seed,
+        likelihood=likelihood,
         warn=False,
     )
     post = f.idata.posterior
@@ -121,14 +123,22 @@ def main() -> None:
     ap.add_argument(
         "--set-draws", type=int, default=2000, help="posterior draws per chain of the all-sweeps fit (the prior set)"
     )
+    # results/pooling.json (and the shipped prior set) came from Normal noise, the default before
+    # 2026-12-07; another likelihood writes results/pooling_<likelihood>.json
+    ap.add_argument("--likelihood", default="normal", choices=observation.LIKELIHOODS)
     args = ap.parse_args()
+    lik = args.likelihood
+    tag = "" if lik == "normal" else f"-{lik}"
+    out = OUT if lik == "normal" else OUT.with_name(f"pooling_{lik}.json")
     t0 = time.time()
     data = sweeps()
-    result: dict = {"law": LAW, "splits": SPLITS, "draws_per_chain": args.draws, "held_out": {}}
+    result: dict = {"law": LAW, "likelihood": lik, "splits": SPLITS, "draws_per_chain": args.draws, "held_out": {}}
     pooled_rows: dict[str, list] = {name: [] for name in (*VARIANTS, HUBER)}
     for held, df in data.items():
         others = {k: v for k, v in data.items() if k != held}
-        pri = cached(f"priors-centred-{held}-{args.draws}", lambda others=others: derived_priors(others, args.draws, 0))
+        pri = cached(
+            f"priors-centred-{held}-{args.draws}{tag}", lambda others=others: derived_priors(others, args.draws, 0, lik)
+        )
         print(f"{held}: priors from the other sweeps {pri['priors']} (checks {pri['checks']})", flush=True)
         entry = {"derived": pri, "splits": {}}
         sweep_rows: dict[str, list] = {name: [] for name in pooled_rows}
@@ -142,11 +152,17 @@ def main() -> None:
 
             def run(laws=laws, frac=frac, df=df):
                 bt = bm.backtest(
-                    laws, bm.load_runs(df), f"compute:{frac}", baseline=False, draws=args.draws, warn=False
+                    laws,
+                    bm.load_runs(df),
+                    f"compute:{frac}",
+                    baseline=False,
+                    draws=args.draws,
+                    warn=False,
+                    likelihood=lik,
                 )
                 return bt.table.assign(n_test=bt.n_test)
 
-            table = cached(f"bt-variants-{held}-{frac}-{args.draws}", run)
+            table = cached(f"bt-variants-{held}-{frac}-{args.draws}{tag}", run)
             table.index = [i.removesuffix(" (Bayes)") for i in table.index]
             table.loc[HUBER] = pd.Series(
                 cached(f"huber-{held}-{frac}", lambda df=df, frac=frac: huber_scores(df, frac))
@@ -161,14 +177,16 @@ def main() -> None:
     summary = {name: pool(rows) for name, rows in pooled_rows.items()}
     result["pooled_over_held_out_sweeps"] = summary
     # the shipped prior set (models/chinchilla.toml, [prior_sets.pooled]) pools every sweep
-    everything = cached(f"priors-centred-all-{args.set_draws}", lambda: derived_priors(data, args.set_draws, 0))
+    everything = cached(
+        f"priors-centred-all-{args.set_draws}{tag}", lambda: derived_priors(data, args.set_draws, 0, lik)
+    )
     everything["draws_per_chain"] = args.set_draws
     print(f"all sweeps: priors for a new sweep {everything['priors']} (checks {everything['checks']})", flush=True)
     result["all_sweeps"] = everything
     result["seconds"] = round(time.time() - t0, 1)
     result["machine"] = platform.platform()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(OUT) as tmp:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(json.dumps(summary, indent=2))
 

@@ -11,6 +11,7 @@ import xarray as xr
 import bayesmoe as bm
 from bayesmoe.errors import FitError
 from bayesmoe.inference.pooling import new_group_draws, new_group_priors
+from bayesmoe.laws import observation
 
 
 def pooled_fit(m=-1.4, s=0.1, tau=0.3, draws=20000, priors=None):
@@ -71,8 +72,10 @@ def test_a_parameter_not_pooled_is_refused_by_name():
 
 
 def test_shipped_pooled_prior_set_is_the_benchmarks_all_sweeps_derivation():
-    """models/chinchilla.toml's [prior_sets.pooled] holds what benchmarks/pooling.py derived."""
-    result = json.loads((Path(__file__).parents[1] / "benchmarks/results/pooling.json").read_text())
+    """models/chinchilla.toml's [prior_sets.pooled] holds what benchmarks/pooling.py derived with
+    the default noise (Student-t: --likelihood studentt)."""
+    result = json.loads((Path(__file__).parents[1] / "benchmarks/results/pooling_studentt.json").read_text())
+    assert result["likelihood"] == observation.LIKELIHOOD
     derived = result["all_sweeps"]
     shipped = bm.get_law("chinchilla").prior_set("pooled")
     assert {k: str(v) for k, v in shipped.items()} == derived["priors"]
