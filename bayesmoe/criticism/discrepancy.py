@@ -4,9 +4,9 @@ Beyond its runs a fit cannot see its own law's error, so by default the scale ta
 discrepancy term (:mod:`bayesmoe.laws.observation`) keeps a prior set on the bundled sweeps.
 A user's runs do carry information on tau, in one place: how well the law fitted to their
 cheaper runs predicts their more expensive ones. :func:`learn_discrepancy` refits the law on
-the cheapest share(s) of the runs, scores the rest under every tau on a grid (Normal noise
-plus discrepancy growing with the decades beyond the inner fit's runs), and multiplies by the
-prior :data:`~bayesmoe.laws.observation.LEARNED_SCALE_PRIOR`. Several inner splits share
+the cheapest share(s) of the runs, scores the rest under every tau on a grid (the fit's
+Normal or Student-t noise plus discrepancy growing with the decades beyond the inner fit's
+runs), and multiplies by the prior :data:`~bayesmoe.laws.observation.LEARNED_SCALE_PRIOR`. Several inner splits share
 held-out runs, so each contributes its log likelihood divided by their number (a power
 posterior, not double counting the same runs).
 
