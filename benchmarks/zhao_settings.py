@@ -10,7 +10,7 @@ The geometry behind the settings is measured too: the mean number of leapfrog st
 draw and the step size, and where the divergent transitions lie (the mean percentile, among
 all draws, of each parameter at the divergent ones).
 
-Run: python benchmarks/zhao_settings.py [--seeds 24] [--likelihood normal|studentt] [--only-hints]
+Run: python benchmarks/zhao_settings.py [--seeds 24] [--likelihood normal|studentt] [--only-hints | --setting TA,TUNE,DRAWS]
 [--out results/zhao_settings.json]. The committed ``zhao_settings.json`` was run with Normal noise
 (the default until 2026-12-07); ``zhao_settings_studentt.json`` checks the hints under Student-t.
 """
@@ -107,10 +107,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=24)
     ap.add_argument("--likelihood", default=observation.LIKELIHOOD, choices=observation.LIKELIHOODS)
     ap.add_argument("--only-hints", action="store_true", help="fit the law file's hints only")
+    ap.add_argument("--setting", help="fit only this setting, as target_accept,tune,draws (e.g. 0.995,2000,2000)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     hints = bm.get_law("zhao2025").spec.sampling
     grid = [(hints.target_accept, hints.tune, hints.draws)] if args.only_hints else GRID
+    if args.setting:
+        ta, tune, draws = args.setting.split(",")
+        grid = [(float(ta), int(tune), int(draws))]
     runs = bm.simulate("zhao2025", zhao_design(446, seed=0), ZHAO_TRUTH, noise=0.01, seed=1)
     t0 = time.perf_counter()
     bm.fit(
