@@ -29,13 +29,12 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from discrepancy_topup import COMBINATIONS, GROWTHS, SCALES, choose
-from extrapolation import CACHE, SPLITS, sweeps
+from discrepancy_topup import COMBINATIONS, GROWTHS, SCALES, choose, draws
+from extrapolation import CACHE, SPLITS, pool_scores, sweeps
 
 from bayesmoe.criticism.comparison import PARETO_K_MAX
 from bayesmoe.criticism.scoring import score_draws
 from bayesmoe.files import atomic_path
-from bayesmoe.laws import observation
 
 KEYS = ("coverage_50", "coverage_90", "interval_score_90", "median_rel_error", "mean_width_90")
 RULES = ("normal", "studentt", "flagged")
@@ -52,25 +51,14 @@ def parts(case: dict, rule: str) -> dict:
     return case | case["studentt"] if t else case
 
 
-def draws(case: dict, tau: float, how: str, growth: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    sd = observation.discrepancy_sd(tau, case["decades"], growth, case["log_mean"].var(axis=0), how)
-    u = observation.standard_discrepancy(rng, case["log_mean"].shape, "uniform")
-    return np.exp(case["log_mean"] + sd[None] * u + case["eps"])
-
-
 def pooled(cases: list[dict], rule: str, setting: tuple) -> dict[str, float]:
-    rows = []
-    for i, c in enumerate(cases):
-        rep = draws(parts(c, rule), *setting, seed=i)
-        rows.append(score_draws(rep, c["y"], has_mean=False) | {"n": len(c["y"])})
-    total = sum(r["n"] for r in rows)
-    return {k: sum(r[k] * r["n"] for r in rows) / total for k in KEYS} | {"n_runs": total}
-
-
-def pool(rows: list[dict]) -> dict[str, float]:
-    total = sum(r["n_runs"] for r in rows)
-    return {k: sum(r[k] * r["n_runs"] for r in rows) / total for k in KEYS} | {"n_runs": total}
+    """Scores over several splits' held-out runs under a rule and a (tau, combination, growth)."""
+    tau, how, growth = setting
+    rows = [
+        score_draws(draws(parts(c, rule), tau, how, i, growth), c["y"], has_mean=False) | {"n_runs": len(c["y"])}
+        for i, c in enumerate(cases)
+    ]
+    return {k: v for k, v in pool_scores(rows).items() if k in KEYS or k == "n_runs"}
 
 
 def main() -> None:
@@ -102,7 +90,7 @@ def main() -> None:
             row[f"{rule}_no_discrepancy"] = pooled(cs, rule, (0.0, "add", 0.5))
         if "huber" in cs[0]:
             reps = [score_draws(c["huber"], c["y"]) | {"n_runs": len(c["y"])} for c in cs]
-            row["huber_bootstrap"] = pool(reps)
+            row["huber_bootstrap"] = {k: v for k, v in pool_scores(reps).items() if k in KEYS or k == "n_runs"}
         per_sweep[held] = row
         print(
             f"{held:>28}: flagged splits {sum(flagged(c) for c in cs)}/3 (max k "
@@ -115,7 +103,7 @@ def main() -> None:
             + (f" huber {row['huber_bootstrap']['median_rel_error']:.3f}" if "huber_bootstrap" in row else "")
         )
     methods = [m for m in per_sweep[next(iter(per_sweep))] if m not in ("chosen", "splits")]
-    total = {m: pool([per_sweep[n][m] for n in per_sweep]) for m in methods}
+    total = {m: pool_scores([per_sweep[n][m] for n in per_sweep]) for m in methods}
     for m, r in total.items():
         print(
             f"{m:>24}: cover50 {r['coverage_50']:.3f} cover90 {r['coverage_90']:.3f} IS90 "

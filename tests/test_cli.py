@@ -141,6 +141,16 @@ def test_every_option_of_every_command_has_help():
     assert bare == []
 
 
+def test_fit_offers_the_likelihoods_the_library_has_and_leaves_the_default_to_it():
+    """The CLI names the likelihoods itself (it imports no model code at start-up): they must stay
+    those of bayesmoe.laws.observation, and without the option the library's default applies."""
+    from bayesmoe.laws import observation
+
+    opt = next(p for p in main.commands["fit"].params if p.name == "likelihood")
+    assert sorted(opt.type.choices) == sorted(observation.LIKELIHOODS) and opt.default is None
+    assert observation.LIKELIHOOD in opt.help
+
+
 def test_warnings_print_as_one_clean_line_once(capsys):
     from bayesmoe.cli import app
 

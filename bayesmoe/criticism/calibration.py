@@ -57,11 +57,10 @@ def one_simulation(
         rng = np.random.default_rng([seed, index])
         pri = {k: Prior.parse(v) for k, v in priors.items()}
         truth = {k: float(pri[k].sample(rng)) for k in law.params}
-        sigma = float(observation.SIGMA_PRIOR.sample(rng))  # the fit's own noise prior
         likelihood = settings.get("likelihood", "normal")  # the model simulated is the model fitted
-        nu = float(observation.NU_PRIOR.sample(rng)) if likelihood == "studentt" else None
+        noise = {k: float(p.sample(rng)) for k, p in observation.noise_priors(likelihood).items()}  # its priors
         try:
-            runs = simulate(law, design, truth, noise=sigma, nu=nu, seed=int(rng.integers(2**31)))
+            runs = simulate(law, design, truth, noise=noise["sigma"], nu=noise.get("nu"), seed=int(rng.integers(2**31)))
         except BayesMoEError as exc:
             return out | {"status": "rejected", "reason": str(exc), "truth": truth}
         f = fit(
@@ -79,9 +78,7 @@ def one_simulation(
             likelihood=likelihood,
         )
         quantities = {k: (truth[k], f.idata.posterior[k].values.reshape(-1)) for k in law.params}
-        quantities["sigma"] = (sigma, f.idata.posterior["sigma"].values.reshape(-1))
-        if nu is not None:
-            quantities["nu"] = (nu, f.idata.posterior["nu"].values.reshape(-1))
+        quantities |= {k: (v, f.idata.posterior[k].values.reshape(-1)) for k, v in noise.items()}
         point = Fit.from_params(law, truth)
         for name in law.derived_trees:
             if not law.derived_inputs(name):

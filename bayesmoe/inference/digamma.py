@@ -11,6 +11,7 @@ root at 1.46 (``tests/test_nutpie_cache.py``).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -64,13 +65,9 @@ def digamma(x: float) -> float:
     return _positive(x)
 
 
-_REGISTERED = []
-
-
+@functools.cache  # once per process
 def register() -> None:
-    """Make PyTensor's Numba backend compile ``Psi`` to :func:`digamma`, with a cache key (once)."""
-    if _REGISTERED:
-        return
+    """Make PyTensor's Numba backend compile ``Psi`` to :func:`digamma`, with a cache key."""
     from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
     from pytensor.link.numba.dispatch.scalar import scalar_op_cache_key
     from pytensor.scalar.math import Psi
@@ -78,5 +75,3 @@ def register() -> None:
     @register_funcify_and_cache_key(Psi)
     def _funcify_psi(op, node, **kwargs):
         return digamma, scalar_op_cache_key(op, cache_version="bayesmoe-digamma-1")
-
-    _REGISTERED.append(True)

@@ -100,9 +100,15 @@ def check_likelihood(likelihood: str) -> str:
     return likelihood
 
 
+def noise_priors(likelihood: str) -> dict[str, Prior]:
+    """The observation model's parameters and their priors, in the order stored in the posterior."""
+    student = check_likelihood(likelihood) == "studentt"
+    return {"sigma": SIGMA_PRIOR} | ({"nu": NU_PRIOR} if student else {})
+
+
 def noise_names(likelihood: str) -> list[str]:
     """The observation model's parameters, as stored in the posterior."""
-    return ["sigma"] if check_likelihood(likelihood) == "normal" else ["sigma", "nu"]
+    return list(noise_priors(likelihood))
 
 
 def add_to_model(log_mu: Any, y: Any, likelihood: str, dims: str = "run") -> Any:
