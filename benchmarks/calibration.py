@@ -3,6 +3,7 @@
 Priors here are the calibration priors (used for both simulating and fitting, as SBC
 requires); they are narrower than the catalogue defaults so every prior draw gives
 plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--seed 0 --seed 1] [--law chinchilla]
+[--likelihood normal] [--draws 500] [--tune N]
 Each seed is an independent set of simulated data sets; the summary reports each seed and
 all together. Per-simulation results (resumable, not committed) in benchmarks/cache/sbc-<law>-seed<seed>/, summary in
 results/calibration.json.
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, action="append", help="sweep seed (repeatable; default 0 and 1)")
     ap.add_argument("--law", action="append", choices=list(SETUPS))
     ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the law's setup)")
     ap.add_argument("--scheduler", default=None)
     # the committed results before 2026-12-07 ran with Normal noise, the default then
     ap.add_argument("--likelihood", default=observation.LIKELIHOOD, choices=observation.LIKELIHOODS)
@@ -77,6 +79,12 @@ def main() -> None:
     suffix = "" if args.likelihood == "normal" else f"-{args.likelihood}"
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
+        # other chain lengths than the committed setups' get their own key and cache
+        longer = args.draws != 500 or (args.tune is not None and args.tune != s["sampler"]["tune"])
+        if args.tune is not None:
+            s = {**s, "sampler": {**s["sampler"], "tune": args.tune}}
+        key = name + (f" ({args.likelihood}, {args.draws} draws, {s['sampler']['tune']} tune)" if longer else tag)
+        cache = f"sbc-{name}{suffix}" + (f"-d{args.draws}-t{s['sampler']['tune']}" if longer else "")
         entry: dict = {
             "machine": platform.platform(),
             "cpus": __import__("os").cpu_count(),
@@ -95,7 +103,7 @@ def main() -> None:
                 name,
                 s["design"](),
                 sims=args.sims,
-                out_dir=Path(__file__).parent / "cache" / f"sbc-{name}{suffix}-seed{seed}",
+                out_dir=Path(__file__).parent / "cache" / f"{cache}-seed{seed}",
                 priors=s["priors"],
                 draws=args.draws,
                 chains=2,
@@ -121,7 +129,7 @@ def main() -> None:
             "convergence": pooled.convergence(),
             "coverage": pooled.coverage().to_dict(orient="index"),
         }
-        summary[name + tag] = entry
+        summary[key] = entry
         out_path.write_text(json.dumps(summary, indent=2))
 
 

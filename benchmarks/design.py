@@ -21,8 +21,9 @@ zhao2025, whose N sits on its max_total_params limit) and the regret of the Baye
 the target (true loss of the decision above the true optimum), with how well the design's
 predicted width matched the realised one.
 
-Run: python benchmarks/design.py [--law chinchilla|zhao2025] [--reps 20] [--draws 500]
-Writes benchmarks/results/design.json (chinchilla) or design_zhao2025.json (summary);
+Run: python benchmarks/design.py [--law chinchilla|zhao2025] [--reps 20] [--draws 500] [--likelihood normal]
+Writes benchmarks/results/design.json (chinchilla) or design_zhao2025.json (summary), with
+``_studentt`` before ``.json`` for Student-t fits (the library's default noise);
 per-repetition rows are cached in the ignored benchmarks/cache/design/.
 """
 
@@ -41,6 +42,7 @@ import pandas as pd
 
 import bayesmoe as bm
 from bayesmoe.files import atomic_path
+from bayesmoe.laws.observation import LIKELIHOOD, LIKELIHOODS
 
 TARGET = 1e23  # the budget the decision is for
 LADDER = (1e18, 3e18, 1e19)
@@ -119,8 +121,17 @@ def flops(rows: pd.DataFrame, arm: Arm) -> pd.Series:
     return 6 * rows[arm.size] * rows["D"]
 
 
-def fit(arm: Arm, runs: bm.Runs, draws: int, seed: int) -> bm.Fit:
-    return bm.fit(arm.law, runs, draws=draws, tune=draws, target_accept=0.99, progressbar=False, seed=seed)
+def fit(arm: Arm, runs: bm.Runs, draws: int, seed: int, likelihood: str) -> bm.Fit:
+    return bm.fit(
+        arm.law,
+        runs,
+        draws=draws,
+        tune=draws,
+        target_accept=0.99,
+        progressbar=False,
+        seed=seed,
+        likelihood=likelihood,
+    )
 
 
 def scores(arm: Arm, f: bm.Fit, truth_plan: bm.Plan, truth: dict) -> dict:
@@ -145,14 +156,14 @@ def simulate(arm: Arm, rows: pd.DataFrame, truth: dict, seed: int) -> pd.DataFra
     return bm.simulate(arm.law, rows[arm.inputs], truth, noise=NOISE, seed=seed).df
 
 
-def one_rep(arm: Arm, rep: int, draws: int, truth: dict, truth_plan: bm.Plan) -> dict:
-    tag = "" if arm.law == "chinchilla" else f"{arm.law}-"
+def one_rep(arm: Arm, rep: int, draws: int, truth: dict, truth_plan: bm.Plan, likelihood: str) -> dict:
+    tag = ("" if arm.law == "chinchilla" else f"{arm.law}-") + ("" if likelihood == "normal" else f"{likelihood}-")
     path = CACHE / f"{tag}rep{rep}-{draws}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     rng = np.random.default_rng(rep)
     base = simulate(arm, ladder(arm), truth, seed=1000 + rep)
-    f0 = fit(arm, bm.load_runs(base), draws, seed=rep)
+    f0 = fit(arm, bm.load_runs(base), draws, seed=rep, likelihood=likelihood)
     out: dict = {"rep": rep, "before": scores(arm, f0, truth_plan, truth)}
     cand = candidates(arm)
 
@@ -174,7 +185,7 @@ def one_rep(arm: Arm, rep: int, draws: int, truth: dict, truth_plan: bm.Plan) ->
             out[name] = {**out["before"], "runs": 0, "flops": 0.0}
             continue
         new = simulate(arm, rows.reset_index(drop=True), truth, seed=2000 + rep)
-        f = fit(arm, bm.load_runs(pd.concat([base, new], ignore_index=True)), draws, seed=rep)
+        f = fit(arm, bm.load_runs(pd.concat([base, new], ignore_index=True)), draws, seed=rep, likelihood=likelihood)
         out[name] = {
             **scores(arm, f, truth_plan, truth),
             "runs": len(rows),
@@ -193,6 +204,7 @@ def main() -> None:
     ap.add_argument("--law", choices=sorted(ARMS), default="chinchilla", help="the simulated truth's law")
     ap.add_argument("--reps", type=int, default=20, help="repetitions (ladder noise and outcomes re-drawn)")
     ap.add_argument("--draws", type=int, default=500, help="posterior draws (and tuning steps) per chain")
+    ap.add_argument("--likelihood", choices=LIKELIHOODS, default=LIKELIHOOD, help="run-to-run noise the fits assume")
     args = ap.parse_args()
     t0 = time.time()
     arm = ARMS[args.law]
@@ -200,7 +212,7 @@ def main() -> None:
     truth_plan = bm.plan(bm.Fit.from_params(arm.law, truth), TARGET, **arm.plan_kwargs)
     reps = []
     for r in range(args.reps):
-        reps.append(one_rep(arm, r, args.draws, truth, truth_plan))
+        reps.append(one_rep(arm, r, args.draws, truth, truth_plan, args.likelihood))
         rr = reps[-1]
         print(
             f"rep {r:2d}: width before {rr['before']['width']:.3f}; after design {rr['design']['width']:.3f} "
@@ -237,6 +249,7 @@ def main() -> None:
         "ladder_budgets": LADDER,
         "spend_flops": SPEND,
         "noise_sd_log_loss": NOISE,
+        "likelihood": args.likelihood,
         "reps": args.reps,
         "draws_per_chain": args.draws,
         "summary": summary,
@@ -255,7 +268,12 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
     }
-    out_path = RESULTS / ("design.json" if arm.law == "chinchilla" else f"design_{arm.law}.json")
+    stem = (
+        "design"
+        + ("" if arm.law == "chinchilla" else f"_{arm.law}")
+        + ("" if args.likelihood == "normal" else f"_{args.likelihood}")
+    )
+    out_path = RESULTS / f"{stem}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_path) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")

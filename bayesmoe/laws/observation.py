@@ -242,6 +242,51 @@ def decades_beyond(inputs: Mapping[str, Any], extent: Mapping[str, float]) -> An
 LEARNED_SCALE_PRIOR = Prior("LogNormal", (float(np.log(float(DISCREPANCY_PRIOR.args[0]))), 0.75))
 
 
+def predictive_log_density(
+    resid: Any, noise: Mapping[str, Any], likelihood: str, disc_sd: Any = 0.0, form: str | None = None
+) -> np.ndarray:
+    """log p(resid) for resid = observed log loss - the law's log loss: run-to-run noise
+    (``noise``: sigma, and nu for Student-t) plus delta of sd ``disc_sd`` and shape ``form``
+    (default :data:`DISCREPANCY_SHAPE`); NumPy broadcasting. Exact: Normal noise with either
+    shape, Student-t noise with the uniform one (a normal-shaped delta with Student-t noise has no
+    closed form and raises). Computed in log space so that far-off residuals stay finite."""
+    from scipy.special import gammaln, log_ndtr, stdtr
+
+    form = DISCREPANCY_SHAPE if form is None else form
+    if form not in DISCREPANCY_SHAPES:
+        raise FitError(f"unknown discrepancy shape {form!r}; choose one of {DISCREPANCY_SHAPES}")
+    student = check_likelihood(likelihood) == "studentt"
+    s, r, sd = (np.asarray(v, float) for v in (noise["sigma"], resid, disc_sd))
+    nu = np.asarray(noise["nu"], float) if student else None
+    if form == "normal" and np.any(sd > 0):
+        if student:
+            raise FitError("a normal-shaped discrepancy has a closed-form density with Normal noise only")
+        s = np.sqrt(s**2 + sd**2)
+        sd = np.zeros_like(sd)
+
+    def log_pdf(z: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        if nu is None:
+            return -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
+        return gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - (nu + 1) / 2 * np.log1p(z**2 / nu)
+
+    def log_sf(z: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+        return log_ndtr(-z) if nu is None else np.log(stdtr(nu, -z))
+
+    a = np.sqrt(3.0) * sd  # noise convolved with Uniform(-a, a): (F((r + a)/s) - F((r - a)/s)) / 2a
+    r = np.abs(r)  # symmetric; the upper-tail form keeps precision far out
+    at = log_pdf(r / s, nu) - np.log(s)  # a -> 0; also where a Student-t tail underflows, far past a
+    out = np.array(np.broadcast_to(at, np.broadcast_shapes(at.shape, a.shape)))
+    wide = np.broadcast_to(a > 1e-12 * s, out.shape)
+    if np.any(wide):  # the tail functions are the cost: only where delta has width
+        rw, aw, sw = (np.broadcast_to(v, out.shape)[wide] for v in (r, a, s))
+        nw = None if nu is None else np.broadcast_to(nu, out.shape)[wide]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            near, far = log_sf((rw - aw) / sw, nw), log_sf((rw + aw) / sw, nw)
+            flat = near + np.log1p(-np.exp(far - near)) - np.log(2 * aw)
+        out[wide] = np.where(np.isfinite(flat), flat, out[wide])
+    return out
+
+
 def scale_log_likelihood(
     log_y: np.ndarray,
     log_mean: np.ndarray,
@@ -262,27 +307,11 @@ def scale_log_likelihood(
     from a fit to earlier runs, ``decades`` (runs,) is how far each lies beyond them. Each
     run's predictive density averages the draws (a mixture), runs multiply.
     """
-    from scipy import stats
-
-    form = DISCREPANCY_SHAPE if form is None else form
-    noise = stats.norm() if nu is None else stats.t(np.asarray(nu, float)[None, :, None])
     resid = log_y[None, None, :] - log_mean[None]  # (1, draws, runs)
-    s = sigma[None, :, None]
     pv = log_mean.var(axis=0)[None, None, :]
     sd = discrepancy_sd(grid[:, None, None], decades[None, None, :], growth, pv, combination)  # (grid, 1, runs)
-    if form == "normal":
-        if nu is not None:
-            raise FitError("a normal-shaped discrepancy has a closed-form density with Normal noise only")
-        logpdf = stats.norm.logpdf(resid, scale=np.sqrt(s**2 + sd**2))
-    elif form == "uniform":  # noise of scale s convolved with Uniform(-a, a), a = sqrt(3) sd
-        a = np.sqrt(3.0) * sd
-        r = np.abs(resid)  # symmetric; upper-tail form keeps precision far out
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mass = noise.sf((r - a) / s) - noise.sf((r + a) / s)
-            at_zero = noise.logpdf(resid / s) - np.log(s)
-            logpdf = np.where(a > 1e-12 * s, np.log(mass) - np.log(2 * a), at_zero)
-    else:
-        raise FitError(f"unknown discrepancy shape {form!r}; choose one of {DISCREPANCY_SHAPES}")
+    noise = {"sigma": sigma[None, :, None]} | ({} if nu is None else {"nu": np.asarray(nu, float)[None, :, None]})
+    logpdf = predictive_log_density(resid, noise, "normal" if nu is None else "studentt", sd, form)
     from scipy.special import logsumexp
 
     per_run = logsumexp(logpdf, axis=1) - np.log(logpdf.shape[1])  # log-mean-exp over draws
