@@ -50,8 +50,8 @@ def test_wheel_installs_laws_and_datasets(tmp_path):
     assert got["laws"] == sorted(p.stem for p in (ROOT / "models").glob("*.toml"))
     # every bundled folder ships, and every loader reads its file from the installed package
     folders = {p.name for p in (ROOT / "data").iterdir() if (p / "README.md").is_file()}
-    assert len(folders) == len(got["datasets"]) == 4, folders
-    assert set(got["datasets"]) == {"clark2022", "gadre2024", "farseer2025", "muennighoff2023"}
+    assert len(folders) == len(got["datasets"]) == 5, folders
+    assert set(got["datasets"]) == {"clark2022", "gadre2024", "farseer2025", "muennighoff2023", "bhagia2024"}
     assert all(n > 0 for n in got["datasets"].values())
 
 

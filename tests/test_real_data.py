@@ -47,6 +47,25 @@ def test_farseer_and_muennighoff_bundled_with_their_provenance():
         bm.datasets.muennighoff2023(max_epochs=0)
 
 
+def test_olmo_ladder_bundled_with_its_provenance():
+    """25 runs, five sizes x five token multipliers, D within 0.5 % of multiplier x 20 N."""
+    ladder = bm.datasets.bhagia2024()
+    df = ladder.df
+    assert len(ladder) == 25 and df.groupby("size").size().eq(5).all()
+    np.testing.assert_allclose(df["D"], 20 * df["multiplier_xC"] * df["N"], rtol=5e-3)
+    # more tokens at a fixed size lower the loss, and so does a larger size at a fixed multiplier
+    for _, g in df.groupby("size"):
+        assert np.all(np.diff(g.sort_values("D")["loss"]) < 0)
+    for _, g in df.groupby("multiplier_xC"):
+        assert np.all(np.diff(g.sort_values("N")["loss"]) < 0)
+    assert ladder.loss_unit == "nats/token" and "Bhagia" in ladder.source
+    pile = bm.datasets.bhagia2024(val="pile")
+    assert not np.allclose(pile.loss(), ladder.loss())
+    assert "bhagia2024" in bm.datasets.names()
+    with pytest.raises(bm.RunsError, match="unknown validation set 'c4'"):
+        bm.datasets.bhagia2024(val="c4")
+
+
 def test_data_constrained_law_reduces_to_chinchilla_on_one_epoch():
     """One epoch (D = U_D) gives D' = D: the Muennighoff law equals Chinchilla there, and
     repeated data is worth less than fresh data of the same size."""

@@ -17,6 +17,21 @@ CLARK_PATH = DATA_DIR / "clark2022-routing" / "curves.csv.gz"
 GADRE_PATH = DATA_DIR / "gadre2024-overtraining" / "gadre2024_losses_long.csv"
 FARSEER_PATH = DATA_DIR / "farseer2025" / "runs.csv"
 MUENNIGHOFF_PATH = DATA_DIR / "muennighoff2023-data-constrained" / "runs.csv"
+BHAGIA_PATH = DATA_DIR / "bhagia2024-olmo-ladder" / "runs.csv"
+#: Validation sets of the OLMo ladder (column ``loss_<set>`` in its file).
+BHAGIA_VAL_SETS = (
+    "c4_en",
+    "dolma_books",
+    "dolma_common-crawl",
+    "dolma_pes2o",
+    "dolma_reddit",
+    "dolma_stack",
+    "dolma_wiki",
+    "ice",
+    "m2d2_s2orc",
+    "pile",
+    "wikitext_103",
+)
 #: Tokens per optimiser step in Clark et al. 2022 (batch 256 x sequence 2048).
 CLARK_TOKENS_PER_STEP = 256 * 2048
 CLARK_ROUTERS = ("S-Base", "RL-R", "Hash")
@@ -157,12 +172,28 @@ def muennighoff2023(*, max_epochs: float | None = None) -> Runs:
     return runs
 
 
+def bhagia2024(val: str = "c4_en") -> Runs:
+    """The OLMo 2 model ladder (Bhagia et al. 2024; Apache-2.0, Allen Institute for AI): five dense
+    sizes (190M-3B) at 0.5-10x Chinchilla tokens, 25 runs, each to the end of its cosine schedule.
+
+    ``val`` picks the validation set whose cross-entropy (nats/token) is the loss (default C4).
+    Columns: loss, N, D, size, multiplier_xC.
+    """
+    if val not in BHAGIA_VAL_SETS:
+        raise RunsError(f"unknown validation set {val!r}; the OLMo ladder has {list(BHAGIA_VAL_SETS)}")
+    df = _read(BHAGIA_PATH)
+    runs = load_runs(df.rename(columns={f"loss_{val}": "loss"})[["loss", "N", "D", "size", "multiplier_xC"]])
+    runs.source = f"OLMo 2 model ladder (Bhagia et al. 2024), {val} validation loss"
+    return runs
+
+
 #: Loaders of the bundled datasets by name (see ``data/*/README.md`` for provenance).
 DATASETS = {
     "clark2022": clark2022,
     "gadre2024": gadre2024,
     "farseer2025": farseer2025,
     "muennighoff2023": muennighoff2023,
+    "bhagia2024": bhagia2024,
 }
 
 
