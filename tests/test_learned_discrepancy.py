@@ -8,7 +8,7 @@ from scipy import integrate, stats
 
 import bayesmoe as bm
 from bayesmoe.criticism.comparison import CompareError
-from bayesmoe.criticism.discrepancy import SCALE_GRID, scale_posterior
+from bayesmoe.criticism.discrepancy import SCALE_GRID, scale_log_likelihood, scale_posterior
 from bayesmoe.laws import observation
 
 
@@ -17,11 +17,8 @@ def test_scale_log_likelihood_is_the_mixture_density_over_draws():
     log_y, log_mean = rng.normal(1, 0.1, 4), rng.normal(1, 0.1, (3, 4))
     sigma, decades = np.array([0.01, 0.02, 0.015]), np.array([0.0, 0.5, 1.0, 2.0])
     grid = np.array([0.01, 0.05])
-    got = {
-        c: observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, "normal", c)
-        for c in ("add", "topup")
-    }
-    flat = observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="uniform")
+    got = {c: scale_log_likelihood(log_y, log_mean, sigma, decades, grid, "normal", c) for c in ("add", "topup")}
+    flat = scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="uniform")
     pv = log_mean.var(axis=0)
     for t, tau in enumerate(grid):
         target = tau * decades**observation.DISCREPANCY_GROWTH
@@ -48,7 +45,7 @@ def test_scale_log_likelihood_with_studentt_noise_is_its_convolution_with_the_di
     log_y, log_mean = rng.normal(1, 0.1, 3), rng.normal(1, 0.1, (2, 3))
     sigma, nu, decades = np.array([0.01, 0.02]), np.array([2.5, 9.0]), np.array([0.0, 0.7, 2.0])
     grid = np.array([0.02, 0.06])
-    got = observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="uniform", nu=nu)
+    got = scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="uniform", nu=nu)
     pv = log_mean.var(axis=0)
     for t, tau in enumerate(grid):
         dsd = np.sqrt(np.maximum((tau * decades**observation.DISCREPANCY_GROWTH) ** 2 - pv, 0))
@@ -64,7 +61,7 @@ def test_scale_log_likelihood_with_studentt_noise_is_its_convolution_with_the_di
                     dens[j] += integrate.quad(f, -a, a)[0] / 2
         assert got[t] == pytest.approx(np.log(dens).sum(), rel=1e-6)
     with pytest.raises(bm.FitError, match="Normal noise only"):
-        observation.scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="normal", nu=nu)
+        scale_log_likelihood(log_y, log_mean, sigma, decades, grid, form="normal", nu=nu)
 
 
 @pytest.mark.parametrize("tau", [0.01, 0.08])
@@ -75,7 +72,7 @@ def test_scale_posterior_recovers_the_scale_of_simulated_misses(tau):
     log_mean = np.zeros((1, 400))
     sd = np.sqrt(0.005**2 + (tau * decades**observation.DISCREPANCY_GROWTH) ** 2)
     log_y = rng.normal(0, sd)
-    ll = observation.scale_log_likelihood(log_y, log_mean, np.array([0.005]), decades, SCALE_GRID, form="normal")
+    ll = scale_log_likelihood(log_y, log_mean, np.array([0.005]), decades, SCALE_GRID, form="normal")
     p = scale_posterior(ll)
     cdf = np.cumsum(p)
     lo, hi = SCALE_GRID[np.searchsorted(cdf, 0.005)], SCALE_GRID[np.searchsorted(cdf, 0.995)]

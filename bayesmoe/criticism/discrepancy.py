@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from scipy import stats
-from scipy.special import softmax
+from scipy.special import logsumexp, softmax
 
 from bayesmoe.criticism.backtesting import split_runs
 from bayesmoe.criticism.comparison import CompareError, refit_kwargs
@@ -42,6 +42,37 @@ from bayesmoe.runs.compute import compute_of
 #: Grid of the scale tau (sd of log loss per decade**growth beyond the runs).
 SCALE_GRID = np.geomspace(1e-3, 1.0, 240)
 MAX_SCORE_DRAWS = 1000  # posterior draws of each inner fit used to score its held-out runs
+
+
+def scale_log_likelihood(
+    log_y: np.ndarray,
+    log_mean: np.ndarray,
+    sigma: np.ndarray,
+    decades: np.ndarray,
+    grid: np.ndarray,
+    form: str | None = None,
+    combination: str | None = None,
+    growth: float | None = None,
+    nu: np.ndarray | None = None,
+) -> np.ndarray:
+    """log p(held-out log losses | tau) for each tau in ``grid``: Normal noise (or Student-t with
+    ``nu`` (draws,) degrees of freedom) plus delta of shape ``form`` and ``combination``
+    (defaults ``observation.DISCREPANCY_SHAPE`` and ``DISCREPANCY_COMBINATION``; the top-up uses
+    the spread of ``log_mean`` over draws).
+
+    ``log_y`` (runs,) were not fitted; ``log_mean`` (draws, runs) and ``sigma`` (draws,) come
+    from a fit to earlier runs, ``decades`` (runs,) is how far each lies beyond them. Each
+    run's predictive density averages the draws (a mixture), runs multiply.
+    """
+    resid = log_y[None, None, :] - log_mean[None]  # (1, draws, runs)
+    pv = log_mean.var(axis=0)[None, None, :]
+    sd = observation.discrepancy_sd(
+        grid[:, None, None], decades[None, None, :], growth, pv, combination
+    )  # (grid, 1, runs)
+    noise = {"sigma": sigma[None, :, None]} | ({} if nu is None else {"nu": np.asarray(nu, float)[None, :, None]})
+    logpdf = observation.predictive_log_density(resid, noise, "normal" if nu is None else "studentt", sd, form)
+    per_run = logsumexp(logpdf, axis=1) - np.log(logpdf.shape[1])  # log-mean-exp over draws
+    return per_run.sum(axis=1)
 
 
 def scale_posterior(log_lik: np.ndarray, grid: np.ndarray = SCALE_GRID) -> np.ndarray:
@@ -106,7 +137,7 @@ def learn_discrepancy(
         nu = f.idata.posterior["nu"].values.reshape(-1)[keep] if f.likelihood == "studentt" else None
         decades = observation.decades_beyond(observation.extent_inputs(test.df, f.law), f.extent())
         decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
-        ll = observation.scale_log_likelihood(
+        ll = scale_log_likelihood(
             np.log(test.loss()),
             lm,
             sigma,
@@ -177,4 +208,4 @@ def _with_scale(fit: Fit, tau: np.ndarray, info: dict[str, Any]) -> Fit:
     return Fit(fit.law, fit.runs, idata, settings=settings, priors=fit.priors, groups=fit.groups, pooled=fit.pooled)
 
 
-__all__ = ["learn_discrepancy", "scale_posterior", "with_scale_floor"]
+__all__ = ["learn_discrepancy", "scale_log_likelihood", "scale_posterior", "with_scale_floor"]

@@ -287,37 +287,6 @@ def predictive_log_density(
     return out
 
 
-def scale_log_likelihood(
-    log_y: np.ndarray,
-    log_mean: np.ndarray,
-    sigma: np.ndarray,
-    decades: np.ndarray,
-    grid: np.ndarray,
-    form: str | None = None,
-    combination: str | None = None,
-    growth: float | None = None,
-    nu: np.ndarray | None = None,
-) -> np.ndarray:
-    """log p(held-out log losses | tau) for each tau in ``grid``: Normal noise (or Student-t with
-    ``nu`` (draws,) degrees of freedom) plus delta of shape ``form`` and ``combination``
-    (defaults :data:`DISCREPANCY_SHAPE`, :data:`DISCREPANCY_COMBINATION`; the top-up uses the
-    spread of ``log_mean`` over draws).
-
-    ``log_y`` (runs,) were not fitted; ``log_mean`` (draws, runs) and ``sigma`` (draws,) come
-    from a fit to earlier runs, ``decades`` (runs,) is how far each lies beyond them. Each
-    run's predictive density averages the draws (a mixture), runs multiply.
-    """
-    resid = log_y[None, None, :] - log_mean[None]  # (1, draws, runs)
-    pv = log_mean.var(axis=0)[None, None, :]
-    sd = discrepancy_sd(grid[:, None, None], decades[None, None, :], growth, pv, combination)  # (grid, 1, runs)
-    noise = {"sigma": sigma[None, :, None]} | ({} if nu is None else {"nu": np.asarray(nu, float)[None, :, None]})
-    logpdf = predictive_log_density(resid, noise, "normal" if nu is None else "studentt", sd, form)
-    from scipy.special import logsumexp
-
-    per_run = logsumexp(logpdf, axis=1) - np.log(logpdf.shape[1])  # log-mean-exp over draws
-    return per_run.sum(axis=1)
-
-
 def draw_scale(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Draws of the discrepancy scale from its prior (the runs carry no information on it)."""
     return np.asarray(DISCREPANCY_PRIOR.sample(rng, shape), float)
