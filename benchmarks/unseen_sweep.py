@@ -13,7 +13,7 @@ priors; Huber + bootstrap. Pooled rows weight each split by its held-out runs (a
 by several splits counts once per split, as in ``extrapolation.py``).
 
 Run: python benchmarks/unseen_sweep.py [--draws 1000] [--val c4_en]
-Writes benchmarks/results/unseen_sweep.json (summary).
+Writes benchmarks/results/unseen_sweep.json (summary; ``unseen_sweep_<val>.json`` for another set).
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "bayesmoe": bm.__version__,
     }
-    out = Path(__file__).parent / "results" / "unseen_sweep.json"
+    out = (
+        Path(__file__).parent
+        / "results"
+        / ("unseen_sweep.json" if args.val == "c4_en" else f"unseen_sweep_{args.val}.json")
+    )
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(pooled, indent=2))
