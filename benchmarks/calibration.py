@@ -80,7 +80,7 @@ def main() -> None:
     for name in args.law or list(SETUPS):
         s = SETUPS[name]
         # other chain lengths than the committed setups' get their own key and cache
-        longer = args.draws != 500 or (args.tune is not None and args.tune != s["sampler"]["tune"])
+        longer = args.draws != ap.get_default("draws") or (args.tune is not None and args.tune != s["sampler"]["tune"])
         if args.tune is not None:
             s = {**s, "sampler": {**s["sampler"], "tune": args.tune}}
         key = name + (f" ({args.likelihood}, {args.draws} draws, {s['sampler']['tune']} tune)" if longer else tag)

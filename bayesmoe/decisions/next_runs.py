@@ -137,7 +137,7 @@ def outcomes(
 
     A refit will weigh a trained run by its noise alone (it then lies inside the runs), but
     weighing by the noise alone here made worse choices: in ``benchmarks/design.py`` (Chinchilla,
-    Student-t, 20 studies) the design's realised width was 0.94 against 0.8x with the full
+    Student-t, 20 studies) the design's realised width was 0.94 against 0.86 with the full
     predictive. A far run then looks decisive on few draws (importance weights degenerate) and
     the greedy step prefers it; the full predictive counts what a far run cannot tell apart from
     the law's own error."""
