@@ -263,20 +263,22 @@ def test_fits_record_the_discrepancy_settings_and_predictions_use_them(chinchill
 
 
 def test_top_up_fills_parameter_uncertainty_to_the_discrepancy_width(chinchilla_fit):
-    # the uncertainty budget's parameters + discrepancy equal max(parameters, (tau decades^g)^2)
+    # the uncertainty budget's parameters + discrepancy equal parameters + the mean over draws
+    # of max(0, (tau decades^g)^2 - parameters), the variance the top-up adds in each draw
     top = chinchilla_fit.extent()
     grid = pd.DataFrame(
         {"N": [top["N"] / 2, top["N"] * 3, top["N"] * 30], "D": [top["D"] / 2, top["D"] * 3, top["D"] * 30]}
     )
     b = bm.uncertainty_budget(chinchilla_fit, grid)
-    tau = float(np.sqrt((observation.scale_draws(chinchilla_fit.idata) ** 2).mean()))
+    tau = observation.scale_draws(chinchilla_fit.idata).values.reshape(-1, 1)
     decades = np.asarray(
         observation.decades_beyond(
             observation.extent_inputs({k: grid[k].to_numpy() for k in grid}, chinchilla_fit.law), top
         ),
         float,
     )
-    want = np.maximum(b["parameters"].values, (tau * decades**observation.DISCREPANCY_GROWTH) ** 2)
+    param = b["parameters"].values
+    want = param + np.maximum((tau * decades**observation.DISCREPANCY_GROWTH) ** 2 - param, 0).mean(axis=0)
     np.testing.assert_allclose(b["parameters"].values + b["discrepancy"].values, want, rtol=1e-9)
     assert b["discrepancy"].values[0] == 0  # inside the runs
     with pytest.raises(FitError, match="unknown discrepancy combination"):

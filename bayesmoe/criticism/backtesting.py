@@ -109,7 +109,7 @@ def _bayes_scores(fit: Any, test: Runs, groups: str | None, seed: int) -> tuple[
     ll, rep = _predictive_draws(fit, test, groups, seed)
     lpd = float(np.mean(logsumexp(ll, axis=0) - np.log(ll.shape[0])))
     first = next(iter(fit.fits.values())) if isinstance(fit, Stacked) else fit
-    decades_beyond = observation.decades_beyond(observation.extent_inputs(test.df, first.law), first.extent())
+    decades_beyond = first.decades_beyond(test.df)
     decades = float(np.max(decades_beyond, initial=0.0))
     fits = [f for _, f, _ in fit.components()] if isinstance(fit, Stacked) else [fit]  # those with draws in it
     has_mean = not any(f.likelihood in observation.NO_LOSS_MEAN for f in fits)

@@ -135,7 +135,7 @@ def learn_discrepancy(
         lm = log_mean.values.reshape(n, len(test))[keep]
         sigma = f.idata.posterior["sigma"].values.reshape(-1)[keep]
         nu = f.idata.posterior["nu"].values.reshape(-1)[keep] if f.likelihood == "studentt" else None
-        decades = observation.decades_beyond(observation.extent_inputs(test.df, f.law), f.extent())
+        decades = f.decades_beyond(test.df)
         decades = np.broadcast_to(np.asarray(decades, float), (len(test),))
         ll = scale_log_likelihood(
             np.log(test.loss()),

@@ -24,11 +24,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy.special import softmax
 
 from bayesmoe.config import INTERVAL_PROB
 from bayesmoe.decisions.mixture import require_single
 from bayesmoe.decisions.planning import param_arrays, plan
+from bayesmoe.decisions.prediction import discrepancy_sd_draws
 from bayesmoe.errors import PlanError
 from bayesmoe.intervals import weighted_eti
 from bayesmoe.laws import observation
@@ -143,16 +145,13 @@ def outcomes(
     the law's own error."""
     n = mean.shape[0]
     noise = {k: v[:, None] for k, v in observation.noise_draws(sub.idata.posterior, sub.likelihood, flat=True).items()}
-    dsd, form = np.zeros(mean.shape), None
-    if sub.discrepancy is not None:
-        decades = np.asarray(observation.decades_beyond(observation.extent_inputs(x, sub.law), sub.extent()), float)
-        tau = observation.scale_draws(sub.idata).values.reshape(-1)[:, None]
-        kw = sub.discrepancy_kwargs()
-        pv = np.log(mean).var(axis=0)[None, :]  # parameter spread at each candidate
-        dsd = np.broadcast_to(
-            observation.discrepancy_sd(tau, decades[None, :], kw["growth"], pv, kw["combination"]), mean.shape
-        )
-        form = kw["form"]
+    post = sub.idata.posterior  # the thinned fit: one chain
+    log_mean = xr.DataArray(
+        np.log(mean).reshape(post.sizes["chain"], post.sizes["draw"], -1), dims=("chain", "draw", "cell")
+    )
+    cells = {k: xr.DataArray(np.broadcast_to(np.asarray(v, float), mean.shape[1:]), dims="cell") for k, v in x.items()}
+    dsd = discrepancy_sd_draws(sub, cells, log_mean).values.reshape(mean.shape)
+    form = sub.discrepancy_kwargs()["form"] if sub.discrepancy is not None else None
     j = rng.integers(0, n, simulations)
     shape = (simulations, mean.shape[1])
     err = observation.draw_errors({k: v[j] for k, v in noise.items()}, sub.likelihood, shape, rng)

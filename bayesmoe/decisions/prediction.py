@@ -91,20 +91,29 @@ def predictive_parts(
     rng = np.random.default_rng(seed)
     delta = xr.zeros_like(mean)
     if fit.discrepancy is not None:
-        decades = observation.decades_beyond(observation.extent_inputs(x, fit.law), fit.extent())
-        scale = observation.scale_draws(fit.idata)
-        param_var = np.log(mean).var(("chain", "draw"))  # what the top-up need not add
-        delta = observation.draw_discrepancy(
-            scale,
-            xr.zeros_like(mean) + decades,
-            rng,
-            param_var=param_var,
-            **fit.discrepancy_kwargs(),
-        ).transpose(*mean.dims)
+        sd = discrepancy_sd_draws(fit, x, np.log(mean))
+        delta = sd * observation.standard_discrepancy(rng, sd.shape, fit.discrepancy_kwargs()["form"])
     noise = fit.noise()
     shape_noise = {k: v.values.reshape(v.shape + (1,) * (mean.ndim - 2)) for k, v in noise.items()}
     eps = xr.DataArray(observation.draw_errors(shape_noise, fit.likelihood, mean.shape, rng), dims=mean.dims)
     return np.log(mean), delta, eps.assign_coords(mean.coords)
+
+
+def discrepancy_sd_draws(fit: Any, x: Mapping[str, Any], log_mean: xr.DataArray) -> xr.DataArray:
+    """sd of the model discrepancy per draw and point of ``x`` (dims of ``log_mean``, the law's
+    log loss there per draw, whose spread over draws the top-up need not add); zero inside the
+    training runs and for a fit without the term (:func:`bayesmoe.laws.observation.discrepancy_sd`)."""
+    if fit.discrepancy is None:
+        return xr.zeros_like(log_mean)
+    kw = fit.discrepancy_kwargs()
+    sd = observation.discrepancy_sd(
+        observation.scale_draws(fit.idata),
+        xr.zeros_like(log_mean) + fit.decades_beyond(x),
+        kw["growth"],
+        log_mean.var(("chain", "draw")),
+        kw["combination"],
+    )
+    return sd.transpose(*log_mean.dims)
 
 
 def predict(
@@ -157,21 +166,11 @@ def uncertainty_budget(
         ds = sum(parts[1:], parts[0])[["discrepancy", "noise"]]
         return _shares(param, ds["discrepancy"], ds["noise"])
     x = as_grid(grid, fit.law)
-    param = np.log(_expected_loss(fit, x, group)).var(("chain", "draw"))
-    post = fit.idata.posterior
-    disc = xr.zeros_like(param)
-    if fit.discrepancy is not None:
-        decades = observation.decades_beyond(observation.extent_inputs(x, fit.law), fit.extent())
-        kw = fit.discrepancy_kwargs()
-        tau = observation.scale_draws(fit.idata)
-        disc = (
-            disc
-            + observation.discrepancy_sd(
-                np.sqrt(float((tau**2).mean())), decades, kw["growth"], param, kw["combination"]
-            )
-            ** 2
-        )
-    noise = xr.zeros_like(param) + float((post["sigma"] ** 2).mean())
+    log_mean = np.log(_expected_loss(fit, x, group))
+    param = log_mean.var(("chain", "draw"))
+    # delta has mean zero in every draw, so its variance is the mean over draws of its sd^2
+    disc = (discrepancy_sd_draws(fit, x, log_mean) ** 2).mean(("chain", "draw"))
+    noise = xr.zeros_like(param) + float((fit.idata.posterior["sigma"] ** 2).mean())
     return _shares(param, disc, noise)
 
 

@@ -191,6 +191,10 @@ class Fit:
         """The largest training value of compute and of each size input (where extrapolation starts)."""
         return observation.training_extent(observation.extent_inputs(self.runs.df, self.law))
 
+    def decades_beyond(self, x: Mapping[str, Any] | pd.DataFrame) -> Any:
+        """Decades of compute (or size) each point of ``x`` lies beyond the training runs (0 inside)."""
+        return observation.decades_beyond(observation.extent_inputs(x, self.law), self.extent())
+
     @property
     def likelihood(self) -> str:
         """The observation model's likelihood (``normal`` or ``studentt``)."""
