@@ -208,6 +208,19 @@ def test_diagnostics_flag_divergences_and_rhat(chinchilla_fit):
     assert "from 0.99 to 0.995" in str(check(idata, ["alpha"], target_accept=0.99))  # above what it ran with
 
 
+def test_disagreeing_chains_name_the_laws_unused_prior_sets(chinchilla_fit):
+    import copy
+
+    idata = copy.deepcopy(chinchilla_fit.idata)
+    idata.posterior["E"][0] = idata.posterior["E"][0] + 0.5  # chains disagree
+    kw = {"settings": chinchilla_fit.settings, "pooled": chinchilla_fit.pooled}
+    default = bm.Fit(chinchilla_fit.law, chinchilla_fit.runs, idata, priors=chinchilla_fit.priors, **kw)
+    assert "priors='pooled'" in str(default.diagnostics())
+    with_set = dict(chinchilla_fit.priors) | chinchilla_fit.law.prior_set("pooled")
+    pooled = bm.Fit(chinchilla_fit.law, chinchilla_fit.runs, idata, priors=with_set, **kw)
+    assert "R-hat" in str(pooled.diagnostics()) and "priors=" not in str(pooled.diagnostics())  # it has them
+
+
 def test_inference_data_follows_arviz_schema(chinchilla_fit):
     """posterior holds the law's and the noise's parameters only; ArviZ's own checks run on it."""
     import arviz as az

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import arviz as az
@@ -84,9 +85,15 @@ class Diagnostics:
         )
 
 
-def check(idata: az.InferenceData, var_names: list[str], target_accept: float | None = None) -> Diagnostics:
+def check(
+    idata: az.InferenceData,
+    var_names: list[str],
+    target_accept: float | None = None,
+    prior_sets: Sequence[str] = (),
+) -> Diagnostics:
     """Compute the diagnostics for ``var_names`` and say what to do about any problem
-    (``target_accept``: what the sampler ran with, so the advice can name a higher one)."""
+    (``target_accept``: what the sampler ran with, so the advice can name a higher one;
+    ``prior_sets``: the law's prior sets the fit did not use, named when chains disagree)."""
     post = idata.posterior
     chains, draws = post.sizes["chain"], post.sizes["draw"]
     stats = getattr(idata, "sample_stats", None)
@@ -126,6 +133,9 @@ def check(idata: az.InferenceData, var_names: list[str], target_accept: float | 
                 f"R-hat up to {worst.max():.3f} (> {R_HAT_MAX}) for {bad}: the chains disagree. Fix: run longer "
                 "(tune=2000, draws=2000); if chains sit in different modes the law has several local optima "
                 "on these runs: narrow the priors or add runs that separate them."
+                + "".join(
+                    f" The law's prior set priors={n!r} narrows them from other sweeps' evidence." for n in prior_sets
+                )
             )
         ess_min = ESS_MIN_PER_CHAIN * chains
         low = table[(table["ess_bulk"] < ess_min) | (table["ess_tail"] < ess_min)]

@@ -244,7 +244,8 @@ class Fit:
 
     def diagnostics(self) -> Diagnostics:
         if self._diagnostics is None:
-            self._diagnostics = check(self.idata, self.var_names, self.settings.get("target_accept"))
+            unused = [n for n in self.law.prior_sets if self.law.prior_set(n).items() - self.priors.items()]
+            self._diagnostics = check(self.idata, self.var_names, self.settings.get("target_accept"), unused)
             self._diagnostics.messages += list(self.settings.get("identifiability", []))
         return self._diagnostics
 
