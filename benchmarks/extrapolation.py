@@ -2,7 +2,8 @@
 
 For every bundled sweep (Gadre et al. 2024 per corpus with the Chinchilla law; Clark et al.
 2022 per router with their own law; Farseer's dense grid with Chinchilla; Muennighoff et al.
-2023's repeated-data runs up to 100 epochs with their data-constrained law) and three split points (the cheapest 50 / 60 / 70 % of
+2023's repeated-data runs up to 100 epochs with their data-constrained law; the OLMo 2 model
+ladder of Bhagia et al. 2024 on its C4 loss with Chinchilla) and three split points (the cheapest 50 / 60 / 70 % of
 runs by training compute train, the rest are scored), fit the law with Normal noise and without discrepancy and
 keep, for every held-out run, the law's predicted log loss and the run-to-run noise per
 draw and how many decades of compute (or size) it lies beyond the training runs. The
@@ -62,6 +63,8 @@ def sweeps() -> dict[str, tuple[str, bm.Runs]]:
     # Past ~100 epochs the runs' loss turns back up, which no law here describes; on all 182
     # runs one chain in four settles in a second mode (R-hat 1.6), on these 139 R-hat is 1.007.
     out["muennighoff2023/<=100 epochs"] = ("muennighoff2023", bm.datasets.muennighoff2023(max_epochs=100))
+    # The OLMo 2 ladder, scored on its C4 validation loss (its Pile loss is the same runs again)
+    out["bhagia2024/c4_en"] = ("chinchilla", bm.datasets.bhagia2024(val="c4_en"))
     return out
 
 
@@ -74,7 +77,7 @@ def held_out(law: str, runs: bm.Runs, frac: float, draws: int, bootstrap: int, s
     )
     log_mean, _, eps = predictive_parts(fit, test.df[fit.law.inputs], seed=seed)
     n = log_mean.sizes["chain"] * log_mean.sizes["draw"]
-    decades = observation.decades_beyond(observation.extent_inputs(test.df, fit.law), fit.extent())
+    decades = fit.decades_beyond(test.df)
     decades = np.broadcast_to(decades, (len(test),))
     out = {
         "how": how,
