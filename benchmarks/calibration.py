@@ -3,7 +3,7 @@
 Priors here are the calibration priors (used for both simulating and fitting, as SBC
 requires); they are narrower than the catalogue defaults so every prior draw gives
 plausible losses. Run: python benchmarks/calibration.py [--sims 200] [--seed 0 --seed 1] [--law chinchilla]
-[--likelihood normal] [--draws 500] [--tune N]
+[--likelihood normal] [--draws 500] [--tune N] [--chains 2]
 Each seed is an independent set of simulated data sets; the summary reports each seed and
 all together. Per-simulation results (resumable, not committed) in benchmarks/cache/sbc-<law>-seed<seed>/, summary in
 results/calibration.json.
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import bayesmoe as bm
 from bayesmoe.criticism.calibration import Calibration, calibrate
+from bayesmoe.files import atomic_path
 from bayesmoe.laws import observation
 from bayesmoe.laws.simulation import generic_design, zhao_design
 
@@ -67,6 +68,7 @@ def main() -> None:
     ap.add_argument("--law", action="append", choices=list(SETUPS))
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the law's setup)")
+    ap.add_argument("--chains", type=int, default=2, help="chains per fit (other than 2: own key and cache)")
     ap.add_argument("--scheduler", default=None)
     # the committed results before 2026-12-07 ran with Normal noise, the default then
     ap.add_argument("--likelihood", default=observation.LIKELIHOOD, choices=observation.LIKELIHOODS)
@@ -81,17 +83,23 @@ def main() -> None:
         s = SETUPS[name]
         # other chain lengths than the committed setups' get their own key and cache
         longer = args.draws != ap.get_default("draws") or (args.tune is not None and args.tune != s["sampler"]["tune"])
+        chains = "" if args.chains == ap.get_default("chains") else f", {args.chains} chains"
         if args.tune is not None:
             s = {**s, "sampler": {**s["sampler"], "tune": args.tune}}
-        key = name + (f" ({args.likelihood}, {args.draws} draws, {s['sampler']['tune']} tune)" if longer else tag)
+        key = name + (
+            f" ({args.likelihood}, {args.draws} draws, {s['sampler']['tune']} tune{chains})"
+            if longer or chains
+            else tag
+        )
         cache = f"sbc-{name}{suffix}" + (f"-d{args.draws}-t{s['sampler']['tune']}" if longer else "")
+        cache += f"-c{args.chains}" if chains else ""
         entry: dict = {
             "machine": platform.platform(),
             "cpus": __import__("os").cpu_count(),
             "bayesmoe": bm.__version__,
             "sims_per_seed": args.sims,
             "draws": args.draws,
-            "chains": 2,
+            "chains": args.chains,
             "likelihood": args.likelihood,
             **s["sampler"],
             "per_seed": {},
@@ -106,7 +114,7 @@ def main() -> None:
                 out_dir=Path(__file__).parent / "cache" / f"{cache}-seed{seed}",
                 priors=s["priors"],
                 draws=args.draws,
-                chains=2,
+                chains=args.chains,
                 **s["sampler"],
                 budget=s["budget"],
                 likelihood=args.likelihood,
@@ -130,7 +138,8 @@ def main() -> None:
             "coverage": pooled.coverage().to_dict(orient="index"),
         }
         summary[key] = entry
-        out_path.write_text(json.dumps(summary, indent=2))
+        with atomic_path(out_path) as tmp:
+            tmp.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
