@@ -368,16 +368,10 @@ def draw_discrepancy(
 ) -> Any:
     """delta on log loss for each draw (``scale`` leads) and point (``decades`` broadcasts), with sd
     :func:`discrepancy_sd` and shape ``form`` (defaults :data:`DISCREPANCY_GROWTH`,
-    :data:`DISCREPANCY_SHAPE`, :data:`DISCREPANCY_COMBINATION`); ``param_var`` broadcasts like ``decades``."""
+    :data:`DISCREPANCY_SHAPE`, :data:`DISCREPANCY_COMBINATION`); ``param_var`` broadcasts like ``decades``.
+    NumPy arrays (plans, benchmarks); predictions over xarray grids take the sd from
+    :func:`bayesmoe.decisions.prediction.discrepancy_sd_draws`."""
     pv = 0.0 if param_var is None else param_var
-    if isinstance(scale, xr.DataArray) or isinstance(decades, xr.DataArray):
-        s, d, v = xr.broadcast(
-            xr.DataArray(scale) if not isinstance(scale, xr.DataArray) else scale,
-            xr.DataArray(decades) if not isinstance(decades, xr.DataArray) else decades,
-            xr.DataArray(pv) if not isinstance(pv, xr.DataArray) else pv,
-        )
-        sd = discrepancy_sd(s, d, growth, None if param_var is None else v, combination)
-        return sd * standard_discrepancy(rng, s.shape, form)
     s, d, v = np.broadcast_arrays(np.asarray(scale, float), np.asarray(decades, float), np.asarray(pv, float))
     sd = discrepancy_sd(s, d, growth, None if param_var is None else v, combination)
     return sd * standard_discrepancy(rng, s.shape, form)
