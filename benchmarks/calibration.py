@@ -23,6 +23,9 @@ from bayesmoe.files import atomic_path
 from bayesmoe.laws import observation
 from bayesmoe.laws.simulation import generic_design, zhao_design
 
+#: bins of the true noise sd (of log loss) for coverage by noise level; the prior is HalfNormal(0.05)
+SIGMA_EDGES = (0.0, 0.003, 0.01, 0.03, 0.06, 1.0)
+
 SETUPS = {
     "chinchilla": {
         "design": lambda: generic_design("chinchilla", 60, seed=11),
@@ -137,6 +140,10 @@ def main() -> None:
             "convergence": pooled.convergence(),
             "coverage": pooled.coverage().to_dict(orient="index"),
         }
+        if all("noise" in r for r in pooled.ok):  # sweeps cached before noise values were recorded have none
+            by_sigma = pooled.coverage_by("sigma", SIGMA_EDGES)
+            print("90 % coverage by the runs' true noise sd:\n", by_sigma.round(3).to_string())
+            entry["coverage_90_by_sigma"] = by_sigma.to_dict(orient="index")
         summary[key] = entry
         with atomic_path(out_path) as tmp:
             tmp.write_text(json.dumps(summary, indent=2))

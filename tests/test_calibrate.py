@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import bayesmoe as bm
-from bayesmoe.criticism.calibration import calibrate, one_simulation
+from bayesmoe.criticism.calibration import Calibration, calibrate, one_simulation
 from bayesmoe.laws.simulation import generic_design
 
 PRIORS = {
@@ -66,3 +66,43 @@ def test_a_studentt_simulation_draws_nu_and_fits_it():
     res = one_simulation(law.to_json(), PRIORS, generic_design("chinchilla", 30, seed=1), 0, 0, settings)
     assert res["status"] == "ok" and {"nu", "sigma", "alpha"} <= set(res["ranks"])
     assert 0 <= res["ranks"]["nu"] <= 40
+    assert set(res["noise"]) == {"sigma", "nu"} and res["noise"]["sigma"] > 0 and res["noise"]["nu"] > 0
+
+
+def _result(index, sigma, hit_alpha, hit_e=True):
+    hits = {"alpha": {"0.5": False, "0.9": hit_alpha}, "E": {"0.5": True, "0.9": hit_e}}
+    return {
+        "index": index,
+        "status": "ok",
+        "truth": {"alpha": 0.3, "E": 2.0},
+        "noise": {"sigma": sigma},
+        "ranks": {"alpha": 1, "E": 50},
+        "hits": hits,
+        "max_r_hat": 1.0,
+        "divergences": 0,
+        "seconds": 1.0,
+    }
+
+
+def test_coverage_by_a_true_value_bins_the_simulations():
+    results = [_result(0, 0.001, False), _result(1, 0.002, True), _result(2, 0.02, True), _result(3, 0.05, False)]
+    results.append({"index": 4, "status": "rejected"})  # not ok: not counted
+    by = Calibration("chinchilla", results).coverage_by("sigma", [0, 0.01, 0.03, 1.0])
+    assert list(by.index) == ["[0, 0.01)", "[0.01, 0.03)", "[0.03, 1)"]
+    assert by.loc["[0, 0.01)", "alpha"] == 0.5 and by.loc["[0, 0.01)", "n"] == 2
+    assert by.loc["[0.03, 1)", "alpha"] == 0.0 and by.loc["[0.01, 0.03)", "E"] == 1.0
+    assert by["n"].sum() == 4
+    at_50 = Calibration("chinchilla", results).coverage_by("alpha", [0.2, 0.5], level=0.5)  # one bin of a law parameter
+    assert at_50.loc["[0.2, 0.5)", "alpha"] == 0.0 and at_50.loc["[0.2, 0.5)", "E"] == 1.0
+
+
+def test_coverage_by_refuses_what_it_cannot_bin():
+    old = _result(0, 0.01, True)
+    del old["noise"]  # a sweep run before noise values were recorded
+    with pytest.raises(bm.BayesMoEError, match=r"no true value of 'sigma'.*rerun"):
+        Calibration("chinchilla", [old]).coverage_by("sigma", [0, 1])
+    cal = Calibration("chinchilla", [_result(0, 0.01, True)])
+    with pytest.raises(bm.BayesMoEError, match="increasing"):
+        cal.coverage_by("sigma", [0.1, 0.01])
+    with pytest.raises(bm.BayesMoEError, match=r"level 0\.8 was not scored"):
+        cal.coverage_by("sigma", [0, 1], level=0.8)

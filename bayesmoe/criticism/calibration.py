@@ -10,11 +10,12 @@ fit is recorded as failed instead of stopping the sweep.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ def one_simulation(
         out |= {
             "status": "ok",
             "truth": truth,
+            "noise": noise,  # the noise's true values, for coverage by noise level (Calibration.coverage_by)
             "ranks": ranks,
             "hits": hits,
             "max_r_hat": d.max_r_hat,
@@ -144,6 +146,43 @@ class Calibration:
                 "rank_chi2_p": float(stats.chisquare(hist).pvalue),
                 "n": len(ranks),
             }
+        return pd.DataFrame(rows).T
+
+    def coverage_by(self, truth: str, edges: Sequence[float], level: float = 0.9) -> pd.DataFrame:
+        """Coverage of the ``level`` intervals of every quantity, by bins of one true value.
+
+        SBC guarantees coverage averaged over the prior, not within a bin, but a bin far below
+        nominal says where to look (e.g. ``truth="sigma"``: the runs' noise level). ``truth``
+        names a law parameter or a noise parameter; ``edges`` are the bins' increasing edges.
+        Rows: ``[lo, hi)`` bins that hold simulations; columns: each quantity, then ``n``.
+        """
+        ok = self.ok
+        if not ok:
+            raise BayesMoEError("no successful simulations to summarise")
+        edges = [float(e) for e in edges]
+        if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+            raise BayesMoEError(f"coverage_by: edges must be at least two increasing values, got {edges}")
+        if str(level) not in ok[0]["hits"][next(iter(ok[0]["hits"]))]:
+            raise BayesMoEError(
+                f"coverage_by: level {level} was not scored; the sweep scored {list(map(float, BAND_LEVELS))}"
+            )
+        values = []
+        for r in ok:
+            known = r["truth"] | r.get("noise", {})
+            if truth not in known:
+                where = "" if "noise" in r else " (it was run before noise values were recorded: rerun it)"
+                raise BayesMoEError(
+                    f"coverage_by: simulation {r['index']} has no true value of {truth!r}{where}; known: {sorted(known)}"
+                )
+            values.append(known[truth])
+        bins = np.digitize(values, edges) - 1  # bin i holds edges[i] <= value < edges[i + 1]
+        rows = {}
+        for i in range(len(edges) - 1):
+            inside = [r for r, b in zip(ok, bins, strict=True) if b == i]
+            if inside:
+                rows[f"[{edges[i]:g}, {edges[i + 1]:g})"] = {
+                    k: float(np.mean([r["hits"][k][str(level)] for r in inside])) for k in inside[0]["hits"]
+                } | {"n": len(inside)}
         return pd.DataFrame(rows).T
 
     def rank_histograms(self) -> pd.DataFrame:
