@@ -9,7 +9,7 @@ from pymc.testing import mock_sample
 
 import bayesmoe as bm
 from bayesmoe.errors import FitError
-from bayesmoe.inference.model import build_model
+from bayesmoe.inference.model import build_model, compiled_key
 from bayesmoe.inference.reparam import level_param, shear_terms
 from bayesmoe.laws import expr
 from bayesmoe.laws.simulation import generic_design, reference_params, zhao_design
@@ -69,6 +69,26 @@ def test_reparametrisation_follows_the_priors_the_fit_uses():
     assert shear_terms(law, priors=resolve_priors(law, {"c": "Normal(1, 1)"})) == {}
     assert level_param(law) == ("E", 1.0)
     assert level_param(law, resolve_priors(law, {"E": "HalfNormal(2)"})) is None
+
+
+def test_compiled_model_key_holds_what_the_graph_holds(chinchilla_runs, monkeypatch):
+    """Another noise prior is another graph: a compiled model must not be reused across it."""
+    from bayesmoe.inference.reparam import resolve_priors
+    from bayesmoe.laws import observation
+    from bayesmoe.laws.priors import Prior
+
+    runs = chinchilla_runs[0]
+    law = bm.get_law("chinchilla")
+    pri = resolve_priors(law, None)
+    model = build_model(law, runs, priors=pri, likelihood="studentt")
+    key = compiled_key(law, model, pri, "studentt")
+    fewer = build_model(law, bm.load_runs(runs.df.iloc[:12]), priors=pri, likelihood="studentt")
+    assert compiled_key(law, fewer, pri, "studentt") == key  # the runs are data, not graph
+    assert compiled_key(law, model, pri, "normal") != key
+    narrower = resolve_priors(law, {"alpha": "Uniform(0.1, 0.6)"})
+    assert compiled_key(law, model, narrower, "studentt") != key
+    monkeypatch.setattr(observation, "NU_PRIOR", Prior("Gamma", (2.0, 0.2)))
+    assert compiled_key(law, model, pri, "studentt") != key
 
 
 def test_level_param_is_the_additive_term():

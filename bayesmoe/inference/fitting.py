@@ -27,7 +27,7 @@ from bayesmoe.errors import BayesMoEError, FitError, SamplingWarning
 from bayesmoe.inference import io
 from bayesmoe.inference.diagnostics import Diagnostics, check
 from bayesmoe.inference.identify import identifiability
-from bayesmoe.inference.model import build_model, check_finite_at_runs, model_data
+from bayesmoe.inference.model import build_model, check_finite_at_runs, compiled_key, model_data
 from bayesmoe.inference.reparam import resolve_priors
 from bayesmoe.inference.sampling import DEFAULT_SAMPLER, SamplerSettings, run_sampler
 from bayesmoe.laws import observation
@@ -332,15 +332,7 @@ def fit(
     pri = resolve_priors(law, priors)
     check_finite_at_runs(law, runs, pri)
     model = build_model(law, runs, groups=groups, pooled=pooled, priors=pri, likelihood=likelihood, centred=centred)
-    key = (
-        law.spec_hash,  # not the number of runs: the compiled model takes any (build_model)
-        len(model.coords.get("group", ())),
-        tuple(model.bayesmoe_pooled),
-        model.bayesmoe_centred,
-        tuple(model.bayesmoe_shear),
-        likelihood,
-        tuple(sorted((k, str(v)) for k, v in pri.items())),
-    )
+    key = compiled_key(law, model, pri, likelihood)
     t0 = time.perf_counter()
     with model, warnings.catch_warnings():
         # pm.sample(nuts_sampler="numpyro") warns that idata_kwargs are ignored; the InferenceData is rebuilt below

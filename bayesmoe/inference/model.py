@@ -116,6 +116,22 @@ def build_model(
     return model
 
 
+def compiled_key(law: Law, model: Any, priors: Mapping[str, Prior], likelihood: str) -> tuple:
+    """What identifies the compiled graph of :func:`build_model` (in memory and on disk): the
+    law, its priors, the structure, and the observation model with its noise priors - not the
+    runs, which the compiled model takes in any number (its data containers)."""
+    return (
+        law.spec_hash,
+        len(model.coords.get("group", ())),
+        tuple(model.bayesmoe_pooled),
+        model.bayesmoe_centred,
+        tuple(model.bayesmoe_shear),
+        likelihood,
+        tuple(sorted((k, str(v)) for k, v in priors.items())),
+        tuple((k, str(v)) for k, v in observation.noise_priors(likelihood).items()),
+    )
+
+
 def fitted_tree(law: Law) -> tuple[expr.Node, set[str]]:
     """The loss tree the model evaluates: each power of a positive input with a fitted exponent
     as ``exp(e * log x)`` over precomputed ``log x`` (:func:`bayesmoe.laws.expr.log_powers`),
