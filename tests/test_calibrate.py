@@ -71,6 +71,7 @@ def test_a_studentt_simulation_draws_nu_and_fits_it():
 
 def _result(index, sigma, hit_alpha, hit_e=True):
     hits = {"alpha": {"0.5": False, "0.9": hit_alpha}, "E": {"0.5": True, "0.9": hit_e}}
+    hits["n"] = {"0.5": True, "0.9": True}  # zhao2025 has a parameter n: it must not clash with a count
     return {
         "index": index,
         "status": "ok",
@@ -89,9 +90,9 @@ def test_coverage_by_a_true_value_bins_the_simulations():
     results.append({"index": 4, "status": "rejected"})  # not ok: not counted
     by = Calibration("chinchilla", results).coverage_by("sigma", [0, 0.01, 0.03, 1.0])
     assert list(by.index) == ["[0, 0.01)", "[0.01, 0.03)", "[0.03, 1)"]
-    assert by.loc["[0, 0.01)", "alpha"] == 0.5 and by.loc["[0, 0.01)", "n"] == 2
+    assert by.loc["[0, 0.01)", "alpha"] == 0.5 and by.loc["[0, 0.01)", "simulations"] == 2
     assert by.loc["[0.03, 1)", "alpha"] == 0.0 and by.loc["[0.01, 0.03)", "E"] == 1.0
-    assert by["n"].sum() == 4
+    assert by["simulations"].sum() == 4 and (by["n"] == 1.0).all()
     at_50 = Calibration("chinchilla", results).coverage_by("alpha", [0.2, 0.5], level=0.5)  # one bin of a law parameter
     assert at_50.loc["[0.2, 0.5)", "alpha"] == 0.0 and at_50.loc["[0.2, 0.5)", "E"] == 1.0
 

@@ -154,7 +154,8 @@ class Calibration:
         SBC guarantees coverage averaged over the prior, not within a bin, but a bin far below
         nominal says where to look (e.g. ``truth="sigma"``: the runs' noise level). ``truth``
         names a law parameter or a noise parameter; ``edges`` are the bins' increasing edges.
-        Rows: ``[lo, hi)`` bins that hold simulations; columns: each quantity, then ``n``.
+        Rows: ``[lo, hi)`` bins that hold simulations; columns: each quantity, then
+        ``simulations`` (the count; not ``n``, which is a parameter of zhao2025).
         """
         ok = self.ok
         if not ok:
@@ -182,7 +183,7 @@ class Calibration:
             if inside:
                 rows[f"[{edges[i]:g}, {edges[i + 1]:g})"] = {
                     k: float(np.mean([r["hits"][k][str(level)] for r in inside])) for k in inside[0]["hits"]
-                } | {"n": len(inside)}
+                } | {"simulations": len(inside)}
         return pd.DataFrame(rows).T
 
     def rank_histograms(self) -> pd.DataFrame:
