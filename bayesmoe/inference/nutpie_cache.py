@@ -112,8 +112,9 @@ def support_point_fn(model: Any) -> Any:
 
 def compile_model(model: Any, key: tuple | None = None) -> Any:
     """``nutpie.compile_pymc_model(model)`` (Numba backend), with cacheable wrappers; with
-    ``key`` (what identifies the model's graph: law, priors, structure) the rewritten PyTensor
-    functions are kept on disk too."""
+    ``key`` (what identifies the model's graph: law, priors, structure, noise model; see
+    :func:`bayesmoe.inference.model.compiled_key`) the rewritten PyTensor functions are kept
+    on disk too."""
     import nutpie
     import pytensor
 
