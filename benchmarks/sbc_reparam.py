@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import bayesmoe as bm
 from bayesmoe.criticism.calibration import one_simulation
@@ -49,9 +50,7 @@ WAYS = {
 }
 
 
-def fit_three_ways(index: int, seed: int) -> dict:
-    law = bm.get_law("chinchilla")
-    design = generic_design("chinchilla", 60, seed=11)
+def fit_three_ways(law: bm.Law, design: pd.DataFrame, index: int, seed: int) -> dict:
     row: dict = {"index": index}
     saved = reparam.LEVELLED, reparam.SCALABLE
     try:
@@ -88,16 +87,14 @@ def main() -> None:
     args = ap.parse_args()
     cache = Path(__file__).parent / "cache" / f"sbc-reparam-seed{args.seed}.jsonl"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    done = (
-        {json.loads(line)["index"]: json.loads(line) for line in cache.read_text().splitlines()}
-        if cache.exists()
-        else {}
-    )
+    rows = [json.loads(line) for line in cache.read_text().splitlines()] if cache.exists() else []
+    done = {r["index"]: r for r in rows}
+    law, design = bm.get_law("chinchilla"), generic_design("chinchilla", 60, seed=11)
     t0 = time.perf_counter()
     with cache.open("a") as f:
         for i in range(args.sims):
             if i not in done:
-                done[i] = fit_three_ways(i, args.seed)
+                done[i] = fit_three_ways(law, design, i, args.seed)
                 f.write(json.dumps(done[i]) + "\n")
                 f.flush()
     summary = summarise([done[i] for i in range(args.sims)])

@@ -120,6 +120,11 @@ def one_simulation(
     return out
 
 
+def _hit_rate(results: list[dict[str, Any]], quantity: str, level: float) -> float:
+    """Share of ``results`` whose ``level`` interval of ``quantity`` held the truth."""
+    return float(np.mean([r["hits"][quantity][str(level)] for r in results]))
+
+
 @dataclass
 class Calibration:
     law: str
@@ -139,10 +144,7 @@ class Calibration:
             ranks = np.array([r["ranks"][k] for r in ok if k in r["ranks"]])
             hist = np.histogram(ranks, bins=RANK_BINS, range=(0, RANK_DRAWS + 1))[0]
             rows[k] = {
-                **{
-                    f"coverage_{int(float(lv) * 100)}": float(np.mean([r["hits"][k][lv] for r in ok]))
-                    for lv in map(str, BAND_LEVELS)
-                },
+                **{f"coverage_{int(lv * 100)}": _hit_rate(ok, k, lv) for lv in BAND_LEVELS},
                 "rank_chi2_p": float(stats.chisquare(hist).pvalue),
                 "n": len(ranks),
             }
@@ -182,7 +184,7 @@ class Calibration:
             inside = [r for r, b in zip(ok, bins, strict=True) if b == i]
             if inside:
                 rows[f"[{edges[i]:g}, {edges[i + 1]:g})"] = {
-                    k: float(np.mean([r["hits"][k][str(level)] for r in inside])) for k in inside[0]["hits"]
+                    k: _hit_rate(inside, k, level) for k in inside[0]["hits"]
                 } | {"simulations": len(inside)}
         return pd.DataFrame(rows).T
 
