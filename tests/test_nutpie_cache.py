@@ -150,6 +150,35 @@ def test_rewritten_functions_from_disk_take_the_new_models_runs(tmp_path, monkey
     assert path.read_bytes()[:1] == b"\x80"  # a pickle again
 
 
+def test_a_reused_compiled_model_starts_from_the_new_models_point_in_its_own_layout(monkeypatch):
+    """The same law with its parameters in another order (read back from JSON, which sorts them)
+    shares the compiled graph, whose free variables lie in the first model's order: the reused
+    model's initial point must be laid out in that order, not the new model's."""
+    import json
+
+    from bayesmoe.inference import sampling
+    from bayesmoe.inference.model import compiled_key
+    from bayesmoe.inference.nutpie_cache import support_point_fn
+    from bayesmoe.laws.law import Law
+
+    monkeypatch.setattr(sampling, "_COMPILED", {})
+    law = bm.get_law("kaplan2020")
+    again = Law.from_dict(json.loads(law.to_json()))
+    runs = bm.simulate(law, bm.laws.generic_design(law, 30, seed=1), seed=2)
+    first, second = build_model(law, runs), build_model(again, runs)
+    order = [[m.rvs_to_values[v].name for v in m.free_RVs] for m in (first, second)]
+    assert order[0] != order[1]  # else this test checks nothing
+    key = compiled_key(law, first, {}, "studentt")
+    assert compiled_key(again, second, {}, "studentt") == key
+    sampling._compiled_nutpie(key, first)
+    reused = sampling._compiled_nutpie(key, second)
+    reused = reused.with_data(**{k: v for k, v in model_data(again, runs, None).items() if k in reused.shared_data})
+    logp = second.compile_logp()
+    for seed in range(3):
+        x = reused.initial_point_func(seed)
+        assert _logp_and_grad(reused, x)[1] == pytest.approx(float(logp(support_point_fn(second)(seed))), rel=1e-9)
+
+
 def test_the_cacheable_digamma_is_scipys():
     """Student-t's gradient in nu needs digamma; ours (cacheable by Numba) matches SciPy's."""
     from scipy import special

@@ -110,6 +110,19 @@ def support_point_fn(model: Any) -> Any:
     )
 
 
+def flat_initial_point(model: Any, shape_info: tuple, n_dim: int) -> Any:
+    """seed -> ``model``'s initial point (:func:`support_point_fn`) as the flat vector a compiled
+    model samples, laid out by that compiled model's own ``shape_info``, not by ``model.free_RVs``:
+    the same law with its parameters listed in another order (e.g. read back from JSON, which
+    sorts them) builds the same graph with its free variables in another order and reuses it."""
+    from nutpie import compile_pymc as cp
+
+    point_fn = cp._wrap_with_lock(support_point_fn(model))  # chains ask from several threads
+    # the sampled (unconstrained) variables come first in shape_info, filling [0, n_dim)
+    joined = [(n, sh) for n, sl, sh in zip(*shape_info, strict=True) if sl.stop <= n_dim]
+    return cp._rv_dict_to_flat_array_wrapper(point_fn, names=[n for n, _ in joined], shapes=[sh for _, sh in joined])
+
+
 def compile_model(model: Any, key: tuple | None = None) -> Any:
     """``nutpie.compile_pymc_model(model)`` (Numba backend), with cacheable wrappers; with
     ``key`` (what identifies the model's graph: law, priors, structure, noise model; see
@@ -167,11 +180,7 @@ def _functions(model: Any, point_fn: Any, key: tuple | None) -> tuple:
             path.unlink(missing_ok=True)
         else:
             if _put_model_data(model, (logp_pt, expand_pt)):
-                # the sampled (unconstrained) variables come first in shape_info, filling [0, n_dim)
-                joined = [(n, sh) for n, sl, sh in zip(*shape_info, strict=True) if sl.stop <= n_dim]
-                init = cp._rv_dict_to_flat_array_wrapper(
-                    point_fn, names=[n for n, _ in joined], shapes=[sh for _, sh in joined]
-                )
+                init = flat_initial_point(model, shape_info, n_dim)
                 return n_dim, n_expanded, logp_pt, expand_pt, init, shape_info
     made = cp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=point_fn, var_names=None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 
 from bayesmoe._optional import require
 from bayesmoe.errors import FitError
-from bayesmoe.inference.nutpie_cache import compile_model, support_point_fn
+from bayesmoe.inference.nutpie_cache import compile_model, flat_initial_point
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: Fastest on the 2-core reference machine (benchmarks/run.py, README "Speed").
@@ -64,22 +63,8 @@ def _compiled_nutpie(key: tuple, model: Any) -> Any:
         return _COMPILED[key]
     # the cached initial point was computed from the first model's data (the sampling
     # parametrisation centres priors on the runs' reference point): start from this one's
-    return replace(_COMPILED[key], initial_point_func=_initial_point_func(model))
-
-
-def _initial_point_func(model: Any) -> Any:
-    """seed -> flat initial point of ``model``'s free variables, as nutpie compiles it (support
-    point with jitter, transformed, in the order of ``model.free_RVs``)."""
-    point_fn = support_point_fn(model)
-    names = [model.rvs_to_values[v].name for v in model.free_RVs]
-    lock = threading.Lock()  # chains ask from several threads
-
-    def flat(seed: Any = None) -> np.ndarray:
-        with lock:
-            point = point_fn(seed)
-        return np.concatenate([np.ravel(point[n]) for n in names]).astype(np.float64)
-
-    return flat
+    compiled = _COMPILED[key]
+    return replace(compiled, initial_point_func=flat_initial_point(model, compiled.shape_info, compiled.n_dim))
 
 
 def run_sampler(
