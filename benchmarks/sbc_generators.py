@@ -27,7 +27,7 @@ import pymc as pm
 from calibration import SETUPS
 
 import bayesmoe as bm
-from bayesmoe.criticism.calibration import one_simulation
+from bayesmoe.criticism.calibration import fit_simulated, one_simulation
 from bayesmoe.errors import RunsError
 from bayesmoe.files import atomic_path
 from bayesmoe.inference.model import build_model
@@ -63,21 +63,7 @@ def fit_model_simulation(law: bm.Law, design, priors: dict, truth: dict, log_los
         runs = bm.load_runs(df, synthetic=True)
     except RunsError as exc:  # refused as implausible losses, as one_simulation refuses them
         return {"status": "rejected", "reason": str(exc)}
-    s = settings(law.name)
-    f = bm.fit(
-        law,
-        runs,
-        priors=priors,
-        draws=s["draws"],
-        tune=s["tune"],
-        chains=s["chains"],
-        seed=seed,
-        progressbar=False,
-        warn=False,
-        posterior_predictive=False,
-        target_accept=s["target_accept"],
-        likelihood=LIKELIHOOD,
-    )
+    f = fit_simulated(law, runs, priors, settings(law.name), seed)
     hits = {}
     for k, true in truth.items():
         draws = f.idata.posterior[k].values.reshape(-1)

@@ -47,6 +47,25 @@ def _atomic_json(path: Path, payload: dict) -> None:
         tmp.write_text(json.dumps(payload))
 
 
+def fit_simulated(law: Law, runs: Any, priors: Mapping[str, str], settings: Mapping[str, Any], seed: int) -> Fit:
+    """Fit simulated runs as an SBC sweep does: its sampler ``settings``, no predictive draws and
+    no warnings (the sweep reports each fit's diagnostics itself)."""
+    return fit(
+        law,
+        runs,
+        priors=priors,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        seed=seed,
+        progressbar=False,
+        warn=False,
+        posterior_predictive=False,
+        target_accept=settings.get("target_accept"),
+        likelihood=settings.get("likelihood", "normal"),
+    )
+
+
 def one_simulation(
     law_json: str, priors: dict[str, str], design: pd.DataFrame, index: int, seed: int, settings: dict[str, Any]
 ) -> dict[str, Any]:
@@ -64,20 +83,7 @@ def one_simulation(
             runs = simulate(law, design, truth, noise=noise["sigma"], nu=noise.get("nu"), seed=int(rng.integers(2**31)))
         except BayesMoEError as exc:
             return out | {"status": "rejected", "reason": str(exc), "truth": truth}
-        f = fit(
-            law,
-            runs,
-            priors=priors,
-            draws=settings["draws"],
-            tune=settings["tune"],
-            chains=settings["chains"],
-            seed=int(rng.integers(2**31)),
-            progressbar=False,
-            warn=False,
-            posterior_predictive=False,
-            target_accept=settings.get("target_accept"),
-            likelihood=likelihood,
-        )
+        f = fit_simulated(law, runs, priors, settings, seed=int(rng.integers(2**31)))
         quantities = {k: (truth[k], f.idata.posterior[k].values.reshape(-1)) for k in law.params}
         quantities |= {k: (v, f.idata.posterior[k].values.reshape(-1)) for k, v in noise.items()}
         point = Fit.from_params(law, truth)
