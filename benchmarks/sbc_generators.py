@@ -27,12 +27,11 @@ import pymc as pm
 from calibration import SETUPS
 
 import bayesmoe as bm
-from bayesmoe.criticism.calibration import fit_simulated, one_simulation
+from bayesmoe.criticism.calibration import fit_simulated, interval_hits, one_simulation
 from bayesmoe.errors import RunsError
 from bayesmoe.files import atomic_path
 from bayesmoe.inference.model import build_model
 from bayesmoe.inference.reparam import resolve_priors
-from bayesmoe.intervals import eti
 from bayesmoe.laws import observation
 from bayesmoe.laws.simulation import reference_params, simulate
 
@@ -64,10 +63,7 @@ def fit_model_simulation(law: bm.Law, design, priors: dict, truth: dict, log_los
     except RunsError as exc:  # refused as implausible losses, as one_simulation refuses them
         return {"status": "rejected", "reason": str(exc)}
     f = fit_simulated(law, runs, priors, settings(law.name), seed)
-    hits = {}
-    for k, true in truth.items():
-        draws = f.idata.posterior[k].values.reshape(-1)
-        hits[k] = {str(level): bool(eti(draws, level)[0] <= true <= eti(draws, level)[1]) for level in (0.5, 0.9)}
+    hits = {k: interval_hits(true, f.idata.posterior[k].values.reshape(-1)) for k, true in truth.items()}
     return {"status": "ok", "hits": hits, "max_r_hat": f.diagnostics().max_r_hat}
 
 
@@ -110,13 +106,12 @@ def main() -> None:
             done[i] = {"index": i, "declared": declared, "model": model}
             f.write(json.dumps(done[i]) + "\n")
             f.flush()
-    rows = [r for p in sorted(CACHE.glob(f"sbc-generators-{args.law}-seed*.jsonl")) for r in map(json.loads, p.open())]
+    caches = sorted(CACHE.glob(f"sbc-generators-{args.law}-seed*.jsonl"))
+    rows = [r for p in caches for r in map(json.loads, p.open())]
     summary = {"law": args.law, "pairs": len(rows), **summarise(rows)}
     summary |= {
         "settings": settings(args.law),
-        "seeds": sorted(
-            {int(p.stem.rsplit("seed", 1)[1]) for p in CACHE.glob(f"sbc-generators-{args.law}-seed*.jsonl")}
-        ),
+        "seeds": sorted(int(p.stem.rsplit("seed", 1)[1]) for p in caches),
         "wall_s_this_run": time.perf_counter() - t0,
         "machine": platform.platform(),
         "bayesmoe": bm.__version__,

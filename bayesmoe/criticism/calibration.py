@@ -66,6 +66,15 @@ def fit_simulated(law: Law, runs: Any, priors: Mapping[str, str], settings: Mapp
     )
 
 
+def interval_hits(true: float, draws: np.ndarray) -> dict[str, bool]:
+    """Whether each :data:`BAND_LEVELS` equal-tailed interval of ``draws`` holds ``true`` (keyed by level)."""
+    out = {}
+    for level in BAND_LEVELS:
+        lo, hi = eti(draws, level)
+        out[str(level)] = bool(lo <= true <= hi)
+    return out
+
+
 def one_simulation(
     law_json: str, priors: dict[str, str], design: pd.DataFrame, index: int, seed: int, settings: dict[str, Any]
 ) -> dict[str, Any]:
@@ -106,10 +115,7 @@ def one_simulation(
         for k, (true, draws) in quantities.items():
             thin = draws[np.linspace(0, len(draws) - 1, min(RANK_DRAWS, len(draws))).astype(int)]
             ranks[k] = int(np.sum(thin < true))
-            hits[k] = {}
-            for level in BAND_LEVELS:
-                lo, hi = eti(draws, level)
-                hits[k][str(level)] = bool(lo <= true <= hi)
+            hits[k] = interval_hits(true, draws)
         d = f.diagnostics()
         out |= {
             "status": "ok",

@@ -110,14 +110,20 @@ def support_point_fn(model: Any) -> Any:
     )
 
 
-def flat_initial_point(model: Any, shape_info: tuple, n_dim: int) -> Any:
-    """seed -> ``model``'s initial point (:func:`support_point_fn`) as the flat vector a compiled
+def locked_point_fn(model: Any) -> Any:
+    """:func:`support_point_fn` behind a lock: chains ask for their starts from several threads."""
+    from nutpie import compile_pymc as cp
+
+    return cp._wrap_with_lock(support_point_fn(model))
+
+
+def flat_initial_point(point_fn: Any, shape_info: tuple, n_dim: int) -> Any:
+    """seed -> a model's initial point (``point_fn``, :func:`locked_point_fn`) as the flat vector a compiled
     model samples, laid out by that compiled model's own ``shape_info``, not by ``model.free_RVs``:
     the same law with its parameters listed in another order (e.g. read back from JSON, which
     sorts them) builds the same graph with its free variables in another order and reuses it."""
     from nutpie import compile_pymc as cp
 
-    point_fn = cp._wrap_with_lock(support_point_fn(model))  # chains ask from several threads
     # the sampled (unconstrained) variables come first in shape_info, filling [0, n_dim)
     joined = [(n, sh) for n, sl, sh in zip(*shape_info, strict=True) if sl.stop <= n_dim]
     return cp._rv_dict_to_flat_array_wrapper(point_fn, names=[n for n, _ in joined], shapes=[sh for _, sh in joined])
@@ -138,7 +144,7 @@ def compile_model(model: Any, key: tuple | None = None) -> Any:
     digamma.register()  # Student-t's gradient calls digamma: a cacheable one keeps the log density cacheable
     from nutpie import compile_pymc as cp
 
-    point_fn = cp._wrap_with_lock(support_point_fn(model))  # chains ask from several threads
+    point_fn = locked_point_fn(model)
     n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = _functions(model, point_fn, key)
     shared_vars = {v.name: v for v in [*logp_pt.get_shared(), *expand_pt.get_shared()]}
     shared_data = {k: np.array(v.get_value(), order="C", copy=True) for k, v in shared_vars.items()}
@@ -180,7 +186,7 @@ def _functions(model: Any, point_fn: Any, key: tuple | None) -> tuple:
             path.unlink(missing_ok=True)
         else:
             if _put_model_data(model, (logp_pt, expand_pt)):
-                init = flat_initial_point(model, shape_info, n_dim)
+                init = flat_initial_point(point_fn, shape_info, n_dim)
                 return n_dim, n_expanded, logp_pt, expand_pt, init, shape_info
     made = cp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=point_fn, var_names=None

@@ -12,7 +12,7 @@ import numpy as np
 
 from bayesmoe._optional import require
 from bayesmoe.errors import FitError
-from bayesmoe.inference.nutpie_cache import compile_model, flat_initial_point
+from bayesmoe.inference.nutpie_cache import compile_model, flat_initial_point, locked_point_fn
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: Fastest on the 2-core reference machine (benchmarks/run.py, README "Speed").
@@ -64,7 +64,8 @@ def _compiled_nutpie(key: tuple, model: Any) -> Any:
     # the cached initial point was computed from the first model's data (the sampling
     # parametrisation centres priors on the runs' reference point): start from this one's
     compiled = _COMPILED[key]
-    return replace(compiled, initial_point_func=flat_initial_point(model, compiled.shape_info, compiled.n_dim))
+    point_fn = locked_point_fn(model)
+    return replace(compiled, initial_point_func=flat_initial_point(point_fn, compiled.shape_info, compiled.n_dim))
 
 
 def run_sampler(
